@@ -1,0 +1,341 @@
+"""The `quotecast` command: thin commands over the library.
+
+Heavy modules (Pillow, SQLAlchemy, network clients) are imported inside the
+commands so `quotecast --help` stays instant. Errors meant for people are
+QuotecastError subclasses, printed as one line without a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Ctx:
+    """Options shared by every command; settings are loaded on first use."""
+
+    def __init__(self, config: str | None, verbose: int, log_format: str) -> None:
+        self.config = config
+        self.verbose = verbose
+        self.log_format = log_format
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from pipeline.config import load_settings
+
+            self._settings = load_settings(self.config)
+            setup_logging(self._settings.log_level, self.verbose, self.log_format)
+        return self._settings
+
+
+def setup_logging(level: str, verbose: int, fmt: str) -> None:
+    from pipeline.logs import configure
+
+    configure(level="DEBUG" if verbose > 1 else ("INFO" if verbose else level), fmt=fmt)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn expected errors into one clear line and an exit status."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pipeline.errors import QuotecastError
+
+        try:
+            return fn(*args, **kwargs)
+        except QuotecastError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "-c",
+    metavar="PATH",
+    envvar="QUOTECAST_CONFIG",
+    help="Config file (default: ./config.toml; env QUOTECAST_CONFIG).",
+)
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log line format (json for machines).",
+)
+@click.version_option(package_name="quotecast", prog_name="quotecast")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, verbose: int, log_format: str) -> None:
+    """quotecast: turn quotes dropped into queue/ into branded image cards and publish
+    them exactly once, now or on a schedule.
+
+    \b
+    Typical flow:
+      quotecast check            validate config and every queue file
+      quotecast render           preview cards in var/preview/
+      quotecast publish --now    post everything pending
+      quotecast status           what went out, what needs you
+    """
+    ctx.obj = Ctx(config, verbose, log_format)
+
+
+def main() -> None:
+    cli(prog_name="quotecast")
+
+
+# -- set-up ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--force-example", is_flag=True, hidden=True)
+@handle_errors
+@pass_ctx
+def init(ctx: Ctx, force_example: bool) -> None:
+    """Write config.toml from the example and create queue/ (never overwrites)."""
+    from pipeline.config import EXAMPLE_CONFIG
+
+    target = Path(ctx.config) if ctx.config else Path("config.toml")
+    if target.exists():
+        click.echo(f"{target} already exists; left unchanged")
+    else:
+        target.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+        click.echo(f"wrote {target}")
+    queue = target.parent / "queue"
+    if queue.exists():
+        click.echo(f"{queue}/ already exists; left unchanged")
+    else:
+        queue.mkdir(parents=True)
+        click.echo(f"created {queue}/")
+    click.echo("next: put secrets in .env (see README), drop a quote in queue/, run `quotecast check`")
+
+
+@cli.command()
+@handle_errors
+@pass_ctx
+def check(ctx: Ctx) -> None:
+    """Validate the config and every queue file; list problems as file:line: field: message."""
+    from pipeline.checks import run_checks
+
+    s = ctx.settings
+    result = run_checks(s)
+    for line in result.ok_lines:
+        click.echo(line)
+    for problem in result.problems:
+        click.secho(str(problem), fg="red")
+    n = len(result.problems)
+    if n:
+        click.secho(
+            f"{n} problem{'s' if n != 1 else ''}; the files named above will not be posted "
+            f"until fixed ({result.item_count} valid item{'s' if result.item_count != 1 else ''})",
+            fg="red",
+        )
+        sys.exit(1)
+    click.secho(f"config and {result.item_count} queue items OK", fg="green")
+
+
+@cli.command()
+@click.option("--quote", required=True, help="The quotation, without quotation marks.")
+@click.option("--author", required=True, help="Who said it.")
+@click.option("--role", help="The speaker's descriptor, e.g. 'Former Tesla AI head'.")
+@click.option("--link", help="http(s) link to the source or article.")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable); becomes a hashtag.")
+@click.option("--category", "categories", multiple=True, help="Category label (repeatable).")
+@click.option("--publish-at", help="ISO date-time, e.g. 2026-12-01T09:00 (schedule timezone).")
+@click.option("--slug", help="File name without extension (default: from author and quote).")
+@handle_errors
+@pass_ctx
+def add(
+    ctx: Ctx,
+    quote: str,
+    author: str,
+    role: str | None,
+    link: str | None,
+    tags: tuple[str, ...],
+    categories: tuple[str, ...],
+    publish_at: str | None,
+    slug: str | None,
+) -> None:
+    """Write a new, valid queue file with a unique slug."""
+    from datetime import datetime
+
+    from pipeline.errors import QuotecastError
+    from pipeline.items import ItemError, write_new_item
+
+    s = ctx.settings
+    fields: dict[str, Any] = {
+        "quote": quote,
+        "author": author,
+        "role": role,
+        "link": link,
+        "tags": list(tags),
+        "category": list(categories),
+    }
+    if publish_at:
+        try:
+            fields["publish_at"] = datetime.fromisoformat(publish_at)
+        except ValueError:
+            raise QuotecastError(
+                f"--publish-at: {publish_at!r} is not an ISO date-time; use e.g. 2026-12-01T09:00"
+            ) from None
+    try:
+        path = write_new_item(s.queue_path, fields, slug=slug)
+    except ItemError as exc:
+        raise QuotecastError(
+            "; ".join(f"--{p.field}: {p.message}" if p.field else p.message for p in exc.problems)
+        ) from None
+    click.echo(f"wrote {path}")
+
+
+@cli.command(name="import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@handle_errors
+@pass_ctx
+def import_(ctx: Ctx, csv_file: Path) -> None:
+    """Turn a CSV export (header row naming the fields) into queue files."""
+    from zoneinfo import ZoneInfo
+
+    from pipeline.errors import QuotecastError
+    from pipeline.items import ItemError, import_csv
+
+    s = ctx.settings
+    try:
+        report = import_csv(csv_file, s.queue_path, ZoneInfo(s.schedule.timezone))
+    except ItemError as exc:
+        raise QuotecastError("; ".join(str(p) for p in exc.problems)) from None
+    for path in report.created:
+        click.echo(f"created {path}")
+    for rowno, path in report.existing:
+        click.echo(f"{csv_file}: row {rowno}: already in the queue as {path.name}; skipped")
+    for rowno, msg in report.refused:
+        click.secho(f"{csv_file}: row {rowno}: refused: {msg}", fg="red")
+    click.echo(
+        f"{len(report.created)} created, {len(report.existing)} already queued, "
+        f"{len(report.refused)} refused"
+    )
+    if report.refused:
+        sys.exit(1)
+
+
+# -- publishing --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1)
+@click.option("--now", "now", is_flag=True, help="Publish everything pending now.")
+@click.option("--target", "-t", "targets", multiple=True, help="Only these targets (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Render and caption only; claim and write nothing.")
+@handle_errors
+@pass_ctx
+def publish(
+    ctx: Ctx, slugs: tuple[str, ...], now: bool, targets: tuple[str, ...], dry_run: bool
+) -> None:
+    """Run one publishing pass: render, caption, claim, publish, record."""
+    from pipeline.errors import QuotecastError
+    from pipeline.report import print_pass_report
+
+    if not now and not dry_run:
+        raise QuotecastError(
+            "say --now to publish at once (the daemon `quotecast run` publishes on schedule), "
+            "or --dry-run to preview"
+        )
+    s = ctx.settings
+    from pipeline.runner import run_pass
+
+    report = run_pass(s, slugs=slugs or None, targets=targets or None, dry_run=dry_run)
+    if report.posted and not dry_run:
+        from pipeline.hooks import after_posting
+
+        after_posting(s)
+    print_pass_report(report, s, dry_run=dry_run)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@handle_errors
+@pass_ctx
+def status(ctx: Ctx, as_json: bool) -> None:
+    """Per item and target: state, time and URL; plus what needs a person."""
+    from pipeline.report import print_status, status_data
+
+    data = status_data(ctx.settings)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print_status(data)
+
+
+@cli.command()
+@click.argument("slug", required=False)
+@click.option("--limit", default=50, show_default=True, help="Most recent attempts to show.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@handle_errors
+@pass_ctx
+def history(ctx: Ctx, slug: str | None, limit: int, as_json: bool) -> None:
+    """Every attempt recorded in the ledger, newest first."""
+    from pipeline.ledger import Ledger
+    from pipeline.report import print_history
+
+    ledger = Ledger.open(ctx.settings.data_path)
+    rows = ledger.history(slug, limit)
+    if as_json:
+        click.echo(json.dumps([r.as_json() for r in rows], indent=2, ensure_ascii=False))
+    else:
+        print_history(rows)
+
+
+@cli.command()
+@click.argument("slug")
+@click.argument("target")
+@click.option("--posted", "posted_url", metavar="URL", help="It did go out: its public URL.")
+@click.option("--not-posted", is_flag=True, help="It did not go out: send it again next pass.")
+@handle_errors
+@pass_ctx
+def resolve(ctx: Ctx, slug: str, target: str, posted_url: str | None, not_posted: bool) -> None:
+    """Settle an `unknown` post after checking the account by hand."""
+    from pipeline.errors import QuotecastError
+    from pipeline.ledger import Ledger
+
+    if bool(posted_url) == not_posted:
+        raise QuotecastError("say exactly one of --posted URL or --not-posted")
+    row = Ledger.open(ctx.settings.data_path).resolve(slug, target, posted_url)
+    click.echo(f"{slug} → {target}: now {row.state}")
+
+
+@cli.command()
+@click.argument("slug", required=False)
+@click.option("--target", "-t", help="Only this target.")
+@handle_errors
+@pass_ctx
+def retry(ctx: Ctx, slug: str | None, target: str | None) -> None:
+    """Re-queue failed posts; targets that already succeeded are not touched."""
+    from pipeline.ledger import Ledger
+
+    rows = Ledger.open(ctx.settings.data_path).retry_failed(slug, target)
+    for r in rows:
+        click.echo(f"{r.slug} → {r.target}: pending again (was: {r.last_error})")
+    click.echo(f"{len(rows)} post{'s' if len(rows) != 1 else ''} re-queued")

@@ -1,0 +1,658 @@
+"""The ledger: the one place where publishing state lives.
+
+Per (item, target) a row moves pending → claimed → sending → posted, or to
+failed (permanent, with the reason) or unknown (the process died while
+sending and the network cannot tell). Claims are conditional UPDATEs inside
+one transaction with a lease and an owner, so two processes never both hold
+a post. Every attempt is appended to `attempts`. SQLite (WAL) by default;
+any SQLAlchemy URL (PostgreSQL) when several machines share the work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    event,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import OperationalError
+
+from pipeline.errors import DataDirError, QuotecastError
+
+SCHEMA_VERSION = 1
+STATES = ("pending", "claimed", "sending", "posted", "failed", "unknown")
+
+metadata = MetaData()
+
+meta_table = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("slug", String(100), primary_key=True),
+    Column("target", String(100), primary_key=True),
+    Column("network", String(40), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("owner", String(200)),
+    Column("lease_until", String(40)),
+    Column("idempotency_key", String(64)),
+    Column("content_hash", String(64)),
+    Column("remote_id", Text),
+    Column("url", Text),
+    Column("last_error", Text),
+    Column("error_kind", String(20)),
+    Column("scheduled_for", String(40)),
+    Column("scheduled_tz", String(64)),
+    Column("card_path", Text),
+    Column("caption", Text),
+    Column("alt_text", Text),
+    Column("link", Text),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("posted_at", String(40)),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slug", String(100), nullable=False, index=True),
+    Column("target", String(100), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("owner", String(200)),
+    Column("at", String(40), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("error", Text),
+    Column("remote_id", Text),
+    Column("url", Text),
+)
+
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("beat_at", String(40), nullable=False),
+    Column("info", Text),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """One sortable text form for every stored time: UTC, microseconds."""
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime reached the ledger")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def default_owner() -> str:
+    """Who holds a claim: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+@dataclass(frozen=True)
+class PostRow:
+    slug: str
+    target: str
+    network: str
+    state: str
+    attempts: int
+    owner: str | None
+    lease_until: datetime | None
+    idempotency_key: str | None
+    content_hash: str | None
+    remote_id: str | None
+    url: str | None
+    last_error: str | None
+    error_kind: str | None
+    scheduled_for: datetime | None
+    scheduled_tz: str | None
+    card_path: str | None
+    caption: str | None
+    alt_text: str | None
+    link: str | None
+    created_at: datetime
+    updated_at: datetime
+    posted_at: datetime | None
+
+    @classmethod
+    def from_mapping(cls, m: Any) -> PostRow:
+        d = dict(m)
+        for k in ("lease_until", "scheduled_for", "created_at", "updated_at", "posted_at"):
+            d[k] = parse_iso(d[k])
+        return cls(**d)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in self.__dict__.items():
+            out[k] = iso(v) if isinstance(v, datetime) else v
+        return out
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    id: int
+    slug: str
+    target: str
+    attempt: int
+    owner: str | None
+    at: datetime
+    outcome: str
+    error: str | None
+    remote_id: str | None
+    url: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
+
+
+class LedgerError(QuotecastError):
+    pass
+
+
+class Ledger:
+    """State of every (item, target), behind a small set of atomic operations."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- opening -----------------------------------------------------------------
+    @classmethod
+    def open(cls, data_dir: Path, url: str | None = None) -> Ledger:
+        """Open (and create or migrate) the ledger; SQLite under data_dir by default."""
+        if url is None:
+            try:
+                data_dir.mkdir(parents=True, exist_ok=True)
+                probe = data_dir / f".write-test-{os.getpid()}"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                raise DataDirError(
+                    f"{data_dir}: data folder is not writable ({exc.strerror}); "
+                    "fix its permissions or set data_dir in config.toml"
+                ) from None
+            url = f"sqlite:///{data_dir / 'ledger.sqlite3'}"
+        engine = _make_engine(url)
+        ledger = cls(engine)
+        ledger._migrate()
+        return ledger
+
+    def _migrate(self) -> None:
+        try:
+            metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                row = conn.execute(
+                    select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+                ).first()
+                if row is None:
+                    conn.execute(
+                        insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION))
+                    )
+                elif int(row[0]) > SCHEMA_VERSION:
+                    raise LedgerError(
+                        f"ledger schema version {row[0]} is newer than this quotecast "
+                        f"({SCHEMA_VERSION}); upgrade quotecast"
+                    )
+        except OperationalError as exc:
+            raise LedgerError(f"cannot open the ledger: {exc.orig}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- claims and transitions ---------------------------------------------------
+    def ensure(self, slug: str, target: str, network: str, now: datetime | None = None) -> None:
+        """Create the pending row for (slug, target) if it does not exist yet."""
+        now_s = iso(now or utcnow())
+        values = dict(
+            slug=slug,
+            target=target,
+            network=network,
+            state="pending",
+            attempts=0,
+            created_at=now_s,
+            updated_at=now_s,
+        )
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                select(posts.c.state).where(posts.c.slug == slug, posts.c.target == target)
+            ).first()
+            if exists is None:
+                conn.execute(_insert_ignore(self.engine, posts).values(**values))
+
+    def claim(
+        self,
+        slug: str,
+        target: str,
+        network: str,
+        owner: str,
+        lease_seconds: int,
+        now: datetime | None = None,
+    ) -> bool:
+        """Atomically take (slug, target) for `owner`; False if posted or held by another."""
+        now = now or utcnow()
+        self.ensure(slug, target, network, now)
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(posts)
+                .where(
+                    posts.c.slug == slug,
+                    posts.c.target == target,
+                    or_(
+                        posts.c.state == "pending",
+                        and_(posts.c.state == "claimed", posts.c.lease_until < iso(now)),
+                    ),
+                )
+                .values(
+                    state="claimed",
+                    owner=owner,
+                    lease_until=iso(now + timedelta(seconds=lease_seconds)),
+                    updated_at=iso(now),
+                )
+            )
+            return res.rowcount == 1
+
+    def mark_sending(
+        self,
+        slug: str,
+        target: str,
+        owner: str,
+        idempotency_key: str,
+        content_hash: str,
+        lease_seconds: int,
+        details: dict[str, str | None] | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Before each network call: state `sending`, attempt number +1. Returns the attempt."""
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(posts.c.attempts, posts.c.owner, posts.c.state).where(
+                    posts.c.slug == slug, posts.c.target == target
+                )
+            ).first()
+            if row is None or row.owner != owner or row.state not in ("claimed", "sending"):
+                raise LedgerError(f"{slug} → {target}: claim lost before sending")
+            attempt = int(row.attempts) + 1
+            conn.execute(
+                update(posts)
+                .where(posts.c.slug == slug, posts.c.target == target, posts.c.owner == owner)
+                .values(
+                    state="sending",
+                    attempts=attempt,
+                    idempotency_key=idempotency_key,
+                    content_hash=content_hash,
+                    lease_until=iso(now + timedelta(seconds=lease_seconds)),
+                    updated_at=iso(now),
+                    **(details or {}),
+                )
+            )
+        return attempt
+
+    def record_attempt(
+        self,
+        slug: str,
+        target: str,
+        attempt: int,
+        outcome: str,
+        error: str | None = None,
+        owner: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Append one failed attempt (its error) without changing the post's state."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(attempts).values(
+                    slug=slug,
+                    target=target,
+                    attempt=attempt,
+                    owner=owner,
+                    at=iso(now or utcnow()),
+                    outcome=outcome,
+                    error=error,
+                )
+            )
+            conn.execute(
+                update(posts)
+                .where(posts.c.slug == slug, posts.c.target == target)
+                .values(last_error=error, error_kind=outcome, updated_at=iso(now or utcnow()))
+            )
+
+    def _finish(
+        self,
+        slug: str,
+        target: str,
+        owner: str | None,
+        state: str,
+        outcome: str,
+        values: dict[str, Any],
+        now: datetime | None,
+        error: str | None = None,
+    ) -> bool:
+        now_s = iso(now or utcnow())
+        with self.engine.begin() as conn:
+            cond = [posts.c.slug == slug, posts.c.target == target]
+            if owner is not None:
+                cond.append(posts.c.owner == owner)
+            row = conn.execute(select(posts.c.attempts).where(*cond)).first()
+            if row is None:
+                return False
+            conn.execute(
+                update(posts)
+                .where(*cond)
+                .values(state=state, owner=None, lease_until=None, updated_at=now_s, **values)
+            )
+            conn.execute(
+                insert(attempts).values(
+                    slug=slug,
+                    target=target,
+                    attempt=int(row.attempts),
+                    owner=owner,
+                    at=now_s,
+                    outcome=outcome,
+                    error=error,
+                    remote_id=values.get("remote_id"),
+                    url=values.get("url"),
+                )
+            )
+        return True
+
+    def record_posted(
+        self,
+        slug: str,
+        target: str,
+        owner: str | None,
+        remote_id: str,
+        url: str | None,
+        posted_at: datetime,
+        outcome: str = "posted",
+        now: datetime | None = None,
+    ) -> bool:
+        """The network has it: state, receipt and attempt in one transaction."""
+        return self._finish(
+            slug,
+            target,
+            owner,
+            "posted",
+            outcome,
+            dict(
+                remote_id=remote_id,
+                url=url,
+                posted_at=iso(posted_at),
+                last_error=None,
+                error_kind=None,
+            ),
+            now,
+        )
+
+    def record_failed(
+        self,
+        slug: str,
+        target: str,
+        owner: str | None,
+        reason: str,
+        kind: str,
+        now: datetime | None = None,
+    ) -> bool:
+        return self._finish(
+            slug,
+            target,
+            owner,
+            "failed",
+            kind,
+            dict(last_error=reason, error_kind=kind),
+            now,
+            error=reason,
+        )
+
+    def record_unknown(
+        self, slug: str, target: str, owner: str | None, reason: str, now: datetime | None = None
+    ) -> bool:
+        return self._finish(
+            slug,
+            target,
+            owner,
+            "unknown",
+            "unknown",
+            dict(last_error=reason, error_kind="unknown"),
+            now,
+            error=reason,
+        )
+
+    def release(
+        self,
+        slug: str,
+        target: str,
+        owner: str,
+        reason: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Give a claim back (nothing was sent): the post is pending again."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(posts)
+                .where(
+                    posts.c.slug == slug,
+                    posts.c.target == target,
+                    posts.c.owner == owner,
+                    posts.c.state.in_(("claimed", "sending")),
+                )
+                .values(
+                    state="pending",
+                    owner=None,
+                    lease_until=None,
+                    last_error=reason,
+                    updated_at=iso(now or utcnow()),
+                )
+            )
+            return res.rowcount == 1
+
+    def take_expired_sending(
+        self, owner: str, lease_seconds: int, now: datetime | None = None
+    ) -> list[PostRow]:
+        """Claim `sending` rows whose lease expired, for reconciliation by this owner."""
+        now = now or utcnow()
+        taken: list[PostRow] = []
+        for row in self.rows(states=("sending",)):
+            if row.lease_until is None or row.lease_until >= now:
+                continue
+            with self.engine.begin() as conn:
+                res = conn.execute(
+                    update(posts)
+                    .where(
+                        posts.c.slug == row.slug,
+                        posts.c.target == row.target,
+                        posts.c.state == "sending",
+                        posts.c.lease_until == iso(row.lease_until),
+                    )
+                    .values(
+                        owner=owner,
+                        lease_until=iso(now + timedelta(seconds=lease_seconds)),
+                        updated_at=iso(now),
+                    )
+                )
+            if res.rowcount == 1:
+                taken.append(self.get(row.slug, row.target))  # type: ignore[arg-type]
+        return taken
+
+    # -- operator actions ----------------------------------------------------------
+    def resolve(self, slug: str, target: str, posted_url: str | None) -> PostRow:
+        """Settle an `unknown` post: posted (with its URL) or not posted (pending again)."""
+        row = self.get(slug, target)
+        if row is None:
+            raise LedgerError(f"no post {slug} → {target} in the ledger; see `quotecast status`")
+        if row.state != "unknown":
+            raise LedgerError(
+                f"{slug} → {target} is {row.state}, not unknown; only unknown posts are resolved"
+            )
+        now = utcnow()
+        if posted_url is not None:
+            self._finish(
+                slug,
+                target,
+                None,
+                "posted",
+                "resolved",
+                dict(url=posted_url, remote_id=posted_url, posted_at=iso(now), last_error=None),
+                now,
+            )
+        else:
+            self._finish(slug, target, None, "pending", "resolved", dict(last_error=None), now)
+        result = self.get(slug, target)
+        assert result is not None
+        return result
+
+    def retry_failed(self, slug: str | None = None, target: str | None = None) -> list[PostRow]:
+        """Re-queue failed posts; posted ones are never touched."""
+        cond = [posts.c.state == "failed"]
+        if slug:
+            cond.append(posts.c.slug == slug)
+        if target:
+            cond.append(posts.c.target == target)
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(posts).where(*cond)).mappings().all()
+            conn.execute(
+                update(posts)
+                .where(*cond)
+                .values(state="pending", error_kind=None, updated_at=iso(utcnow()))
+            )
+        return [PostRow.from_mapping(r) for r in rows]
+
+    def set_schedule(self, slug: str, target: str, when: datetime | None, tz: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(posts)
+                .where(posts.c.slug == slug, posts.c.target == target)
+                .values(scheduled_for=iso(when) if when else None, scheduled_tz=tz)
+            )
+
+    # -- reading ---------------------------------------------------------------------
+    def get(self, slug: str, target: str) -> PostRow | None:
+        with self.engine.connect() as conn:
+            m = (
+                conn.execute(select(posts).where(posts.c.slug == slug, posts.c.target == target))
+                .mappings()
+                .first()
+            )
+        return PostRow.from_mapping(m) if m else None
+
+    def rows(
+        self, states: Sequence[str] | None = None, slug: str | None = None
+    ) -> list[PostRow]:
+        q = select(posts).order_by(posts.c.slug, posts.c.target)
+        if states:
+            q = q.where(posts.c.state.in_(tuple(states)))
+        if slug:
+            q = q.where(posts.c.slug == slug)
+        with self.engine.connect() as conn:
+            return [PostRow.from_mapping(m) for m in conn.execute(q).mappings()]
+
+    def history(self, slug: str | None = None, limit: int | None = None) -> list[AttemptRow]:
+        q = select(attempts).order_by(attempts.c.id.desc())
+        if slug:
+            q = q.where(attempts.c.slug == slug)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            out = []
+            for m in conn.execute(q).mappings():
+                d = dict(m)
+                d["at"] = parse_iso(d["at"])
+                out.append(AttemptRow(**d))
+        return out
+
+    def posted(self) -> Iterator[PostRow]:
+        """Posted rows, newest first (the bio page's order)."""
+        rows = self.rows(states=("posted",))
+        yield from sorted(rows, key=lambda r: r.posted_at or r.updated_at, reverse=True)
+
+    # -- heartbeat -------------------------------------------------------------------
+    def beat(self, name: str, owner: str, info: dict[str, Any], now: datetime | None = None) -> None:
+        now_s = iso(now or utcnow())
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(heartbeats)
+                .where(heartbeats.c.name == name)
+                .values(owner=owner, beat_at=now_s, info=json.dumps(info))
+            )
+            if res.rowcount == 0:
+                conn.execute(
+                    _insert_ignore(self.engine, heartbeats).values(
+                        name=name, owner=owner, beat_at=now_s, info=json.dumps(info)
+                    )
+                )
+
+    def heartbeat(self, name: str) -> tuple[str, datetime, dict[str, Any]] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(heartbeats).where(heartbeats.c.name == name)).first()
+        if row is None:
+            return None
+        beat = parse_iso(row.beat_at)
+        assert beat is not None
+        return row.owner, beat, json.loads(row.info or "{}")
+
+
+def _insert_ignore(engine: Engine, table: Table) -> Any:
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    return insert(table)
+
+
+def _make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # take the write lock up front so concurrent claimers queue instead of failing
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,136 @@
+"""The publisher interface every network module implements, and its error taxonomy.
+
+The runner only ever sees these exceptions; each adapter maps its client
+library's errors onto them so the retry policy and the ledger can act on the
+kind of failure rather than on a network's details.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import SecretStr
+
+from pipeline.posts import Post, Receipt
+
+
+class PublishError(Exception):
+    """Base of every publishing failure. Messages must never contain a secret."""
+
+    kind: ClassVar[str] = "error"
+
+
+class TransientError(PublishError):
+    """Timeouts, connection resets, 5xx: safe to retry."""
+
+    kind = "transient"
+
+
+class RateLimitedError(TransientError):
+    """429 or a used-up quota: retry after `retry_after` seconds if the network said."""
+
+    kind = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(PublishError):
+    """400, 403, validation: retrying cannot help; record and stop."""
+
+    kind = "permanent"
+
+
+class AuthError(PermanentError):
+    """Credentials refused: stop every post of this target in this pass."""
+
+    kind = "auth"
+
+    def __init__(self, message: str, credential: str | None = None) -> None:
+        super().__init__(message)
+        self.credential = credential
+
+
+class DuplicateError(PublishError):
+    """The network says this content was already posted: reconcile through find()."""
+
+    kind = "duplicate"
+
+
+class AmbiguousError(PublishError):
+    """The request may or may not have reached the network (e.g. reset after sending)."""
+
+    kind = "ambiguous"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a network accepts; captions and the encoder read this."""
+
+    caption_max: int
+    caption_counter: str = "chars"  # "chars" | "x_weighted" | "graphemes" | "mastodon"
+    image_max_bytes: int = 5_000_000
+    image_mimes: tuple[str, ...] = ("image/png", "image/jpeg")
+    alt_text_max: int = 1000
+    max_hashtags: int | None = None
+    links_clickable: bool = True
+
+
+@dataclass
+class TargetContext:
+    """Everything a publisher gets at construction: its target's name, options, secrets."""
+
+    name: str
+    network: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, SecretStr] = field(default_factory=dict)
+    data_dir: Path = Path("var")
+
+    def secret(self, key: str) -> str:
+        """The secret's value, or an AuthError naming the variable to set."""
+        value = self.secrets.get(key)
+        if value is None or not value.get_secret_value():
+            raise AuthError(
+                f"target {self.name!r}: missing secret; set {secret_env_name(self.name, key)} "
+                "in the environment or .env",
+                credential=secret_env_name(self.name, key),
+            )
+        return value.get_secret_value()
+
+
+def secret_env_name(target: str, key: str) -> str:
+    """The environment variable holding a target's secret, e.g. QUOTECAST_X_ACCESS_TOKEN."""
+    norm = f"{target}_{key}".upper().replace("-", "_").replace(".", "_")
+    return f"QUOTECAST_{norm}"
+
+
+class Publisher(ABC):
+    """One network. `publish` posts once; `find` looks for a post already made."""
+
+    network: ClassVar[str]
+    limits: ClassVar[Limits]
+    #: names of the secrets this network needs, read from QUOTECAST_<TARGET>_<NAME>
+    secret_names: ClassVar[tuple[str, ...]] = ()
+    #: True when find() returning None proves the post was not made
+    find_is_authoritative: ClassVar[bool] = False
+    #: True when sending the same post twice cannot duplicate it (idempotency key, record key)
+    retry_is_idempotent: ClassVar[bool] = False
+
+    def __init__(self, ctx: TargetContext) -> None:
+        self.ctx = ctx
+
+    @abstractmethod
+    def publish(self, post: Post) -> Receipt:
+        """Send the post once; raise a PublishError subclass on failure."""
+
+    def find(self, post: Post) -> Receipt | None:
+        """Look for this post on the network; None when not found or not supported."""
+        return None
+
+    def close(self) -> None:
+        """Release sessions and connections."""

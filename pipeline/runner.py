@@ -1,0 +1,418 @@
+"""One publishing pass: reconcile → load → plan → render → caption → claim → publish → record.
+
+`quotecast publish --now` and every daemon slot run exactly this, so both can
+run at once: the ledger's claims decide who sends what. A failure of one
+item or one target never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pipeline.captions import write_caption
+from pipeline.config import Settings
+from pipeline.errors import QuotecastError
+from pipeline.items import Item, Problem, QueueScan, load_queue
+from pipeline.ledger import Ledger, LedgerError, PostRow, default_owner, utcnow
+from pipeline.posts import Post, Receipt
+from pipeline.publishers import publisher_class
+from pipeline.publishers.base import (
+    AmbiguousError,
+    AuthError,
+    DuplicateError,
+    PublishError,
+    Publisher,
+    TargetContext,
+    TransientError,
+)
+from pipeline.publishers.retry import RetryPolicy
+from pipeline.render.cache import render_cached
+
+log = logging.getLogger("quotecast")
+
+
+@dataclass
+class Outcome:
+    """What happened to one (item, target) in this pass."""
+
+    slug: str
+    target: str
+    result: str  # posted | failed | unknown | skipped | dry-run | error
+    url: str | None = None
+    error: str | None = None
+    card_path: Path | None = None
+    caption: str | None = None
+
+
+@dataclass
+class PassReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    already_posted: int = 0
+
+    def count(self, result: str) -> int:
+        return sum(1 for o in self.outcomes if o.result == result)
+
+    @property
+    def posted(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.result == "posted"]
+
+    def by_target(self, result: str = "posted") -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            if o.result == result:
+                counts[o.target] = counts.get(o.target, 0) + 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        return not any(o.result in ("failed", "unknown", "error") for o in self.outcomes)
+
+
+class _Retryable(TransientError):
+    """An ambiguous send that find() proved did not happen: safe to send again."""
+
+
+def targets_for(item: Item, settings: Settings) -> tuple[list[str], list[str]]:
+    """The item's targets (or every enabled one) and the unknown names it lists."""
+    if item.targets is None:
+        return settings.enabled_targets(), []
+    known = [t for t in item.targets if t in settings.targets]
+    unknown = [t for t in item.targets if t not in settings.targets]
+    return known, unknown
+
+
+class Runner:
+    """Holds the pieces of a pass: settings, ledger, publishers made once per target."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: Ledger | None,
+        owner: str | None = None,
+        stop: threading.Event | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.owner = owner or default_owner()
+        self.stop = stop or threading.Event()
+        self.policy = RetryPolicy(settings.publish)
+        self.sleep = sleep
+        self._publishers: dict[str, Publisher] = {}
+        self.tz = ZoneInfo(settings.schedule.timezone)
+
+    # -- pieces ----------------------------------------------------------------------
+    def publisher(self, target: str) -> Publisher:
+        if target not in self._publishers:
+            conf = self.settings.targets[target]
+            cls = publisher_class(conf.network)
+            options = dict(conf.options)
+            options.setdefault("request_timeout", self.settings.publish.request_timeout)
+            ctx = TargetContext(
+                name=target,
+                network=conf.network,
+                options=options,
+                secrets=self.settings.target_secrets(target, cls.secret_names),
+                data_dir=self.settings.data_path,
+            )
+            self._publishers[target] = cls(ctx)
+        return self._publishers[target]
+
+    def close(self) -> None:
+        for pub in self._publishers.values():
+            try:
+                pub.close()
+            except Exception:  # closing must never hide the pass's result
+                log.debug("error closing a publisher", exc_info=True)
+
+    def build_post(self, item: Item, target: str) -> tuple[Post, Path]:
+        """Render and caption one item for one target. Pure apart from the card cache."""
+        s = self.settings
+        conf = s.targets[target]
+        cls = publisher_class(conf.network)
+        fmt_name, fmt = s.format_for(target)
+        _, theme = s.theme_for(item.theme, target)
+        rendered, path = render_cached(
+            item,
+            theme,
+            fmt_name,
+            fmt,
+            s.brand,
+            s.base_dir,
+            s.data_path / "cards",
+            max_bytes=cls.limits.image_max_bytes,
+        )
+        caption = write_caption(item, target, conf.network, s)
+        alt = rendered.alt_text
+        if len(alt) > cls.limits.alt_text_max:
+            alt = alt[: cls.limits.alt_text_max - 1].rstrip() + "…"
+        post = Post(
+            slug=item.slug,
+            target=target,
+            network=conf.network,
+            caption=caption.text,
+            alt_text=alt,
+            link=caption.link,
+            card=rendered.card,
+            facets=caption.facets,
+        )
+        return post, path
+
+    # -- the pass ----------------------------------------------------------------------
+    def run(
+        self,
+        slugs: Iterable[str] | None = None,
+        targets: Iterable[str] | None = None,
+        dry_run: bool = False,
+        due: Callable[[Item, str], bool] | None = None,
+        scan: QueueScan | None = None,
+    ) -> PassReport:
+        report = PassReport()
+        s = self.settings
+        wanted_slugs = set(slugs) if slugs else None
+        wanted_targets = set(targets) if targets else None
+        for t in wanted_targets or ():
+            if t not in s.targets:
+                raise QuotecastError(
+                    f"no target named {t!r}; configured targets: {', '.join(s.targets)}"
+                )
+        if scan is None:
+            scan = load_queue(s.queue_path, self.tz)
+        report.problems.extend(scan.problems)
+        items = scan.items
+        if wanted_slugs:
+            known = {i.slug for i in items} | {p.path.stem for p in scan.problems}
+            for slug in sorted(wanted_slugs - known):
+                raise QuotecastError(f"no queue item named {slug!r} in {s.queue_path}")
+            items = [i for i in items if i.slug in wanted_slugs]
+
+        if self.ledger is not None and not dry_run:
+            report.outcomes.extend(self.reconcile(scan))
+
+        blocked: dict[str, str] = {}  # target → auth error for the rest of this pass
+        for item in items:
+            names, unknown = targets_for(item, s)
+            for name in unknown:
+                report.problems.append(
+                    Problem(item.path, None, "targets", f"no target named {name!r} in the config")
+                )
+            for target in names:
+                if wanted_targets and target not in wanted_targets:
+                    continue
+                if due is not None and not due(item, target):
+                    continue
+                if self.stop.is_set():
+                    return report
+                row = self.ledger.get(item.slug, target) if self.ledger else None
+                if row is not None and row.state != "pending" and not (
+                    row.state == "claimed" and row.lease_until and row.lease_until < utcnow()
+                ):
+                    if row.state == "posted":
+                        report.already_posted += 1
+                    continue
+                if target in blocked:
+                    report.outcomes.append(
+                        Outcome(item.slug, target, "skipped", error=blocked[target])
+                    )
+                    continue
+                outcome = self._one(item, target, dry_run)
+                report.outcomes.append(outcome)
+                if outcome.result == "failed" and outcome.error and outcome.error.startswith("auth"):
+                    blocked[target] = outcome.error
+        return report
+
+    def _one(self, item: Item, target: str, dry_run: bool) -> Outcome:
+        try:
+            post, path = self.build_post(item, target)
+        except QuotecastError as exc:
+            log.error("%s → %s: cannot prepare: %s", item.slug, target, exc)
+            return Outcome(item.slug, target, "error", error=str(exc))
+        if dry_run:
+            return Outcome(item.slug, target, "dry-run", card_path=path, caption=post.caption)
+        assert self.ledger is not None
+        network = self.settings.targets[target].network
+        if not self.ledger.claim(
+            item.slug, target, network, self.owner, self.settings.publish.lease_seconds
+        ):
+            return Outcome(item.slug, target, "skipped", error="claimed by another process")
+        try:
+            pub = self.publisher(target)
+        except Exception as exc:  # e.g. a client library that refuses its options
+            msg = f"permanent: cannot set up target {target!r}: {exc}"
+            self.ledger.record_failed(item.slug, target, self.owner, msg, "permanent")
+            log.error("%s → %s: failed: %s", item.slug, target, msg)
+            return Outcome(item.slug, target, "failed", error=msg)
+        return self.send(pub, post, path)
+
+    def send(self, pub: Publisher, post: Post, card_path: Path) -> Outcome:
+        """Mark sending, publish with retries, and record the end state."""
+        assert self.ledger is not None
+        ledger, owner, s = self.ledger, self.owner, self.settings
+        details = {
+            "card_path": str(card_path),
+            "caption": post.caption,
+            "alt_text": post.alt_text,
+            "link": post.link,
+        }
+
+        def attempt() -> Receipt:
+            ledger.mark_sending(
+                post.slug,
+                post.target,
+                owner,
+                post.idempotency_key,
+                post.content_hash,
+                s.publish.lease_seconds,
+                details,
+            )
+            try:
+                return pub.publish(post)
+            except AmbiguousError as exc:
+                found = _safe_find(pub, post)
+                if found is not None:
+                    return found
+                if pub.find_is_authoritative or pub.retry_is_idempotent:
+                    raise _Retryable(f"{exc} (not found on the network; sending again)") from exc
+                raise
+            except DuplicateError as exc:
+                found = _safe_find(pub, post)
+                if found is not None:
+                    return found
+                raise AmbiguousError(
+                    f"{exc}; the network reports a duplicate but the post cannot be found"
+                ) from exc
+
+        def failed_attempt(n: int, exc: PublishError, wait: float) -> None:
+            ledger.record_attempt(post.slug, post.target, n, exc.kind, str(exc), owner)
+            log.warning(
+                "%s → %s: attempt %d failed (%s), retrying in %.1fs",
+                post.slug,
+                post.target,
+                n,
+                exc,
+                wait,
+            )
+
+        try:
+            if self.sleep is not None:
+                receipt = self.policy.call(attempt, failed_attempt, sleep=self.sleep)
+            else:
+                receipt = self.policy.call(attempt, failed_attempt)
+        except AmbiguousError as exc:
+            msg = f"unknown: {exc}"
+            ledger.record_unknown(post.slug, post.target, owner, msg)
+            log.error("%s → %s: unknown: %s", post.slug, post.target, exc)
+            return Outcome(post.slug, post.target, "unknown", error=msg)
+        except AuthError as exc:
+            msg = f"auth: {exc}"
+            ledger.record_failed(post.slug, post.target, owner, msg, "auth")
+            log.error("%s → %s: failed: %s", post.slug, post.target, msg)
+            return Outcome(post.slug, post.target, "failed", error=msg)
+        except TransientError as exc:
+            msg = f"{exc.kind}: gave up after the retry budget: {exc}"
+            ledger.record_failed(post.slug, post.target, owner, msg, exc.kind)
+            log.error("%s → %s: failed: %s", post.slug, post.target, msg)
+            return Outcome(post.slug, post.target, "failed", error=msg)
+        except PublishError as exc:
+            msg = f"{exc.kind}: {exc}"
+            ledger.record_failed(post.slug, post.target, owner, msg, exc.kind)
+            log.error("%s → %s: failed: %s", post.slug, post.target, msg)
+            return Outcome(post.slug, post.target, "failed", error=msg)
+        except LedgerError as exc:
+            log.error("%s → %s: %s", post.slug, post.target, exc)
+            return Outcome(post.slug, post.target, "skipped", error=str(exc))
+        ledger.record_posted(
+            post.slug, post.target, owner, receipt.remote_id, receipt.url, receipt.posted_at
+        )
+        log.info("%s → %s: posted %s", post.slug, post.target, receipt.url or receipt.remote_id)
+        return Outcome(post.slug, post.target, "posted", url=receipt.url, card_path=card_path)
+
+    # -- reconciliation --------------------------------------------------------------
+    def reconcile(self, scan: QueueScan) -> list[Outcome]:
+        """Settle `sending` rows whose owner died: found → posted; proven absent → retry;
+        cannot tell → unknown, for a person to resolve."""
+        assert self.ledger is not None
+        outcomes: list[Outcome] = []
+        items = scan.by_slug()
+        for row in self.ledger.take_expired_sending(self.owner, self.settings.publish.lease_seconds):
+            outcomes.append(self._reconcile_row(row, items.get(row.slug)))
+        return outcomes
+
+    def _reconcile_row(self, row: PostRow, item: Item | None) -> Outcome:
+        assert self.ledger is not None
+        if item is None or row.target not in self.settings.targets:
+            msg = "unknown: was sending when its process died; the item or target is gone"
+            self.ledger.record_unknown(row.slug, row.target, self.owner, msg)
+            return Outcome(row.slug, row.target, "unknown", error=msg)
+        try:
+            post, _ = self.build_post(item, row.target)
+            pub = self.publisher(row.target)
+        except Exception as exc:
+            msg = f"unknown: was sending when its process died; cannot rebuild the post: {exc}"
+            self.ledger.record_unknown(row.slug, row.target, self.owner, msg)
+            return Outcome(row.slug, row.target, "unknown", error=msg)
+        if post.content_hash != row.content_hash:
+            msg = "unknown: was sending when its process died, and the item changed since"
+            self.ledger.record_unknown(row.slug, row.target, self.owner, msg)
+            return Outcome(row.slug, row.target, "unknown", error=msg)
+        found = _safe_find(pub, post)
+        if found is not None:
+            self.ledger.record_posted(
+                row.slug,
+                row.target,
+                self.owner,
+                found.remote_id,
+                found.url,
+                found.posted_at,
+                outcome="reconciled",
+            )
+            log.info("%s → %s: reconciled: found on the network %s", row.slug, row.target, found.url)
+            return Outcome(row.slug, row.target, "posted", url=found.url)
+        if pub.find_is_authoritative or pub.retry_is_idempotent:
+            self.ledger.release(
+                row.slug, row.target, self.owner, "previous send did not arrive; sending again"
+            )
+            log.info("%s → %s: reconciled: not on the network, will send again", row.slug, row.target)
+            return Outcome(row.slug, row.target, "skipped", error="released for another attempt")
+        msg = (
+            "unknown: was sending when its process died and the network cannot tell whether it "
+            "arrived; check the account, then `quotecast resolve`"
+        )
+        self.ledger.record_unknown(row.slug, row.target, self.owner, msg)
+        log.error("%s → %s: %s", row.slug, row.target, msg)
+        return Outcome(row.slug, row.target, "unknown", error=msg)
+
+
+def _safe_find(pub: Publisher, post: Post) -> Receipt | None:
+    try:
+        return pub.find(post)
+    except PublishError as exc:
+        log.warning("%s → %s: find failed: %s", post.slug, post.target, exc)
+        return None
+
+
+def run_pass(
+    settings: Settings,
+    slugs: Iterable[str] | None = None,
+    targets: Iterable[str] | None = None,
+    dry_run: bool = False,
+    due: Callable[[Item, str], bool] | None = None,
+    stop: threading.Event | None = None,
+    now: datetime | None = None,
+) -> PassReport:
+    """Open the ledger, run one pass, close everything."""
+    ledger = None if dry_run else Ledger.open(settings.data_path)
+    runner = Runner(settings, ledger, stop=stop)
+    try:
+        return runner.run(slugs=slugs, targets=targets, dry_run=dry_run, due=due)
+    finally:
+        runner.close()
+        if ledger is not None:
+            ledger.close()
