@@ -30,6 +30,9 @@ class Ctx:
         self.config = config
         self.verbose = verbose
         self.log_format = log_format
+        #: the daemon logs every event at the configured level; one-shot commands print a
+        #: summary instead and log only warnings unless -v is given
+        self.daemon = False
         self._settings: Settings | None = None
 
     @property
@@ -38,7 +41,8 @@ class Ctx:
             from pipeline.config import load_settings
 
             self._settings = load_settings(self.config)
-            setup_logging(self._settings.log_level, self.verbose, self.log_format)
+            level = self._settings.log_level if self.daemon else "WARNING"
+            setup_logging(level, self.verbose, self.log_format)
         return self._settings
 
 
@@ -339,3 +343,132 @@ def retry(ctx: Ctx, slug: str | None, target: str | None) -> None:
     for r in rows:
         click.echo(f"{r.slug} → {r.target}: pending again (was: {r.last_error})")
     click.echo(f"{len(rows)} post{'s' if len(rows) != 1 else ''} re-queued")
+
+
+# -- schedule ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366), help="How far.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@handle_errors
+@pass_ctx
+def plan(ctx: Ctx, days: int, as_json: bool) -> None:
+    """The posting calendar (brand's time zone): items, targets, what waits, conflicts."""
+    from pipeline.daemon import current_plan
+    from pipeline.report import print_plan
+
+    data = current_plan(ctx.settings, days)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print_plan(data)
+
+
+@cli.command()
+@click.option(
+    "--log-format",
+    "run_log_format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log line format (default: the global --log-format).",
+)
+@handle_errors
+@pass_ctx
+def run(ctx: Ctx, run_log_format: str | None) -> None:
+    """Run the scheduler daemon: post at the slots until SIGTERM or SIGINT.
+
+    One log line per event on stdout. The plan is rebuilt from config, queue and
+    ledger at start, so a restart never double-posts; `publish --now` may run beside it.
+    """
+    from pipeline.daemon import serve
+
+    sys.exit(serve(ctx.settings, run_log_format or ctx.log_format, ctx.verbose))
+
+
+# -- link-in-bio ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--no-deploy", is_flag=True, help="Build only; do not run site.deploy.")
+@handle_errors
+@pass_ctx
+def bio(ctx: Ctx, no_deploy: bool) -> None:
+    """Build the link-in-bio site under var/site/ from the ledger, then run site.deploy.
+
+    A failed deploy leaves the built site in place and exits with status 1.
+    """
+    from pipeline.bio import build_and_deploy
+
+    result = build_and_deploy(ctx.settings, run_deploy=not no_deploy)
+    b = result.build
+    pages = f", {b.pages} item page{'s' if b.pages != 1 else ''}" if b.pages else ""
+    click.echo(f"built {b.index} ({b.cards} card{'s' if b.cards != 1 else ''}{pages})")
+    if result.deploy is not None:
+        if not result.deploy.ok:
+            click.secho(
+                f"error: {result.deploy.message}; the site is built but not deployed",
+                fg="red",
+                err=True,
+            )
+            sys.exit(1)
+        click.echo(result.deploy.message)
+
+
+# -- previews ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1)
+@click.option("--format", "-f", "formats", multiple=True, help="Only this format (repeatable).")
+@click.option("--theme", "-t", help="Use this theme instead of each item's own.")
+@click.option("--sheet", is_flag=True, help="Also write contact-sheet.png of every card.")
+@handle_errors
+@pass_ctx
+def render(
+    ctx: Ctx, slugs: tuple[str, ...], formats: tuple[str, ...], theme: str | None, sheet: bool
+) -> None:
+    """Preview cards in var/preview/ as <slug>-<format>.<ext> (no SLUG: every valid item).
+
+    An item that cannot be rendered is named with the reason; the others are still rendered.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from pipeline.render.preview import Job
+    from pipeline.render.preview import plan as plan_cards
+    from pipeline.render.preview import render_previews
+
+    s = ctx.settings
+    jobs, failed = plan_cards(s, slugs, formats, theme)
+    for slug, _, why in failed:
+        click.secho(f"error: {slug}: {why}", fg="red", err=True)
+
+    def show(job: Job, path: Path | None, error: str | None) -> None:
+        if path is not None:
+            click.echo(str(path))
+        else:
+            click.secho(f"error: {job.item.slug} ({job.fmt}): {error}", fg="red", err=True)
+
+    if len(jobs) > 4:
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("rendering cards", total=len(jobs))
+
+            def step(job: Job, path: Path | None, error: str | None) -> None:
+                show(job, path, error)
+                bar.advance(task)
+
+            report = render_previews(s, sheet=sheet, on_card=step, jobs=jobs)
+    else:
+        report = render_previews(s, sheet=sheet, on_card=show, jobs=jobs)
+    report.failed[:0] = failed
+    if report.sheet is not None:
+        click.echo(str(report.sheet))
+    n, bad = len(report.written), len(report.failed)
+    click.echo(
+        f"{n} card{'s' if n != 1 else ''} in {s.data_path / 'preview'}"
+        + (f"; {bad} could not be rendered (named above)" if bad else ""),
+        err=True,
+    )
+    if bad:
+        sys.exit(1)

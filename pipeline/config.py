@@ -91,6 +91,7 @@ class Theme(_Model):
     attribution_weight: int | None = None
     quote_size_min: int = Field(default=34, ge=8)
     quote_size_max: int = Field(default=110, le=400)
+    line_height: float = Field(default=1.18, ge=0.8, le=3.0)  # quote baseline pitch, in em
     logo: Path | None = None
     logo_position: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "top-left"
     show_handle: bool = True
@@ -109,6 +110,17 @@ class Brand(_Model):
     logo: Path | None = None
 
 
+def _check_slots(v: list[str]) -> list[str]:
+    from pipeline.schedule import SlotError, parse_slot
+
+    for text in v:
+        try:
+            parse_slot(text)
+        except SlotError as exc:
+            raise ValueError(str(exc)) from None
+    return v
+
+
 class TargetSettings(_Model):
     """One account on one network with its card format. Secrets come from the env."""
 
@@ -120,6 +132,11 @@ class TargetSettings(_Model):
     slots: list[str] | None = None  # per-target schedule override
     options: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("slots")
+    @classmethod
+    def _slots(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _check_slots(v)
+
 
 class ScheduleSettings(_Model):
     timezone: str = "UTC"
@@ -127,6 +144,16 @@ class ScheduleSettings(_Model):
     misfire_grace: int = Field(default=900, ge=0, description="seconds")
     jitter: int = Field(default=0, ge=0, description="seconds of random delay per slot")
     runway_alert_slots: int = Field(default=3, ge=0)
+    # the daemon (`quotecast run`); small values make tests fast
+    rescan_interval: float = Field(default=60.0, gt=0, description="seconds between full rescans")
+    watch_interval: float = Field(default=2.0, gt=0, description="seconds between queue checks")
+    heartbeat_interval: float = Field(default=30.0, gt=0, description="seconds")
+    stop_timeout: float = Field(default=90.0, gt=0, description="seconds to finish on SIGTERM")
+
+    @field_validator("slots")
+    @classmethod
+    def _slots(cls, v: list[str]) -> list[str]:
+        return _check_slots(v)
 
     @field_validator("timezone")
     @classmethod
@@ -144,12 +171,29 @@ class LinksSettings(_Model):
     utm: bool = True
     utm_medium: str = "social"
     utm_campaign: str | None = None  # default: the item's slug
+    # said instead of a link where captions cannot link (Instagram); per target: options.link_in_bio
+    bio_text: str = Field(default="Link in bio", min_length=1, max_length=100)
 
 
 class SiteSettings(_Model):
     title: str | None = None
     base_url: str | None = None
     deploy: str | None = None
+    description: str | None = Field(default=None, max_length=300)  # line under the title
+    deploy_timeout: float = Field(default=300.0, gt=0, description="seconds")
+    feed_items: int = Field(default=50, ge=1, le=1000)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str | None) -> str | None:
+        from pipeline.links import LinkError, check_url
+
+        if v is None:
+            return v
+        try:
+            return check_url(v)
+        except LinkError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class PublishSettings(_Model):
@@ -208,7 +252,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # earlier wins: .env over environment over the TOML passed as init kwargs
-        return (dotenv_settings, env_settings, init_settings)
+        return (_KnownFieldsOnly(settings_cls, dotenv_settings), env_settings, init_settings)
 
     # -- derived -----------------------------------------------------------------
     @property
@@ -250,6 +294,21 @@ class Settings(BaseSettings):
             if value:
                 found[key] = SecretStr(value)
         return found
+
+
+class _KnownFieldsOnly(PydanticBaseSettingsSource):
+    """.env also holds secrets (QUOTECAST_X_ACCESS_TOKEN…), which are not settings fields."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.inner()
+        return {k: v for k, v in data.items() if k in self.settings_cls.model_fields}
 
 
 def _read_dotenv(path: Path | None) -> dict[str, str]:

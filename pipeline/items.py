@@ -9,6 +9,7 @@ do. Files are only ever read here, never moved, rewritten or deleted.
 from __future__ import annotations
 
 import csv
+import os
 import json
 import re
 import tomllib
@@ -56,6 +57,7 @@ class ItemFields(BaseModel):
     theme: str | None = None
     image: str | None = None
     priority: int = Field(default=0, ge=-1000, le=1000)
+    caption: str | None = Field(default=None, max_length=3000)  # Jinja2 caption template
 
     @field_validator("category", mode="before")
     @classmethod
@@ -100,6 +102,7 @@ class Item:
     image: Path | None = None
     priority: int = 0
     body: str = ""
+    caption: str | None = None  # caption template overriding target and network defaults
 
     @property
     def label(self) -> str | None:
@@ -319,6 +322,7 @@ def parse_item(path: Path, queue_dir: Path, tz: ZoneInfo, check_image: bool = Tr
         image=image,
         priority=fields.priority,
         body=body,
+        caption=fields.caption,
     )
 
 
@@ -476,7 +480,7 @@ def write_new_item(queue_dir: Path, fields: dict[str, Any], slug: str | None = N
     tmp = queue_dir / f".{candidate}.toml.tmp"
     tmp.write_text(to_toml(fields), encoding="utf-8")
     try:
-        tmp.link(target)  # fails if a concurrent writer took the name
+        os.link(tmp, target)  # fails if a concurrent writer took the name
     finally:
         tmp.unlink()
     return target

@@ -35,7 +35,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pipeline.errors import DataDirError, QuotecastError
 
@@ -100,6 +100,14 @@ heartbeats = Table(
     Column("owner", String(200), nullable=False),
     Column("beat_at", String(40), nullable=False),
     Column("info", Text),
+)
+
+#: alerts already sent (one row per alert key), so a message goes out once across processes
+alerts_sent = Table(
+    "alerts_sent",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("sent_at", String(40), nullable=False),
 )
 
 
@@ -557,6 +565,53 @@ class Ledger:
                 .where(posts.c.slug == slug, posts.c.target == target)
                 .values(scheduled_for=iso(when) if when else None, scheduled_tz=tz)
             )
+
+    def reserve(
+        self,
+        slug: str,
+        target: str,
+        network: str,
+        when: datetime,
+        tz: str,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record the slot a pending post is about to go out in (the daemon, before a pass).
+
+        Only a pending row is touched, so a post another process already sent keeps the
+        time it was scheduled for (or none). Returns whether the reservation was written.
+        """
+        self.ensure(slug, target, network, now)
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(posts)
+                .where(posts.c.slug == slug, posts.c.target == target, posts.c.state == "pending")
+                .values(scheduled_for=iso(when), scheduled_tz=tz)
+            )
+            return res.rowcount == 1
+
+    # -- alerts sent -------------------------------------------------------------------
+    def first_alert(self, key: str, now: datetime | None = None) -> bool:
+        """Atomically note that alert `key` is being sent; False if it already was."""
+        try:
+            with self.engine.begin() as conn:
+                res = conn.execute(
+                    _insert_ignore(self.engine, alerts_sent).values(
+                        key=key[:300], sent_at=iso(now or utcnow())
+                    )
+                )
+        except IntegrityError:  # dialects without "insert or ignore"
+            return False
+        return res.rowcount == 1
+
+    def forget_alert(self, key: str) -> None:
+        """Allow alert `key` again (it could not be delivered, or its condition ended)."""
+        with self.engine.begin() as conn:
+            conn.execute(alerts_sent.delete().where(alerts_sent.c.key == key[:300]))
+
+    def alert_keys(self, prefix: str) -> list[str]:
+        with self.engine.connect() as conn:
+            q = select(alerts_sent.c.key).where(alerts_sent.c.key.startswith(prefix))
+            return [str(k) for k in conn.execute(q).scalars()]
 
     # -- reading ---------------------------------------------------------------------
     def get(self, slug: str, target: str) -> PostRow | None:

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from datetime import UTC, datetime
+from typing import TextIO
 
 _SECRET_ENV = re.compile(r"^QUOTECAST_.*(PASSWORD|SECRET|TOKEN|KEY)", re.I)
 
@@ -31,6 +32,42 @@ class Scrubber(logging.Filter):
         for s in self.secrets:
             msg = msg.replace(s, "***")
         record.msg, record.args = msg, None
+        for key in EVENT_FIELDS:  # structured copies of the message's parts
+            value = getattr(record, key, None)
+            if isinstance(value, str):
+                for s in self.secrets:
+                    value = value.replace(s, "***")
+                setattr(record, key, value)
+        return True
+
+
+EVENT_FIELDS = ("item", "target", "outcome", "url", "error")
+_EVENT = re.compile(r"^%s → %s: (?:(\w+))?")
+_OUTCOME_WORDS = {"attempt": "retrying", "cannot": "error", "find": "find_failed"}
+
+
+class EventFields(logging.Filter):
+    """Give the runner's "slug → target: outcome …" lines item/target/outcome/url/error
+    fields, so `--log-format json` lines can be filtered by machines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if hasattr(record, "item") or not isinstance(args, tuple) or len(args) < 2:
+            return True
+        m = _EVENT.match(str(record.msg))
+        if m is None:
+            return True
+        record.item, record.target = str(args[0]), str(args[1])
+        word = m.group(1)
+        if word is None:
+            return True
+        outcome = _OUTCOME_WORDS.get(word, word)
+        record.outcome = outcome
+        last = str(args[-1]) if len(args) > 2 else None
+        if outcome in ("posted", "reconciled") and last and "://" in last:
+            record.url = last
+        elif outcome in ("failed", "unknown", "error", "retrying", "find_failed") and len(args) > 2:
+            record.error = str(args[3]) if outcome == "retrying" and len(args) > 3 else last
         return True
 
 
@@ -48,8 +85,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
-def configure(level: str = "INFO", fmt: str = "text", extra_secrets: list[str] | None = None) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def configure(
+    level: str = "INFO",
+    fmt: str = "text",
+    extra_secrets: list[str] | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Log to stderr (commands) or to `stream` (the daemon logs to stdout)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(EventFields())
     handler.addFilter(Scrubber(extra_secrets))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

@@ -11,10 +11,10 @@ from rich.table import Table
 
 from pipeline.config import Settings
 from pipeline.items import load_queue
-from pipeline.ledger import AttemptRow, Ledger
+from pipeline.ledger import AttemptRow, Ledger, utcnow
 from pipeline.runner import PassReport, targets_for
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 
 def _rel(path: Any) -> str:
@@ -88,6 +88,8 @@ def status_data(s: Settings) -> dict[str, Any]:
     if beat is not None:
         owner, at, info = beat
         daemon = {"owner": owner, "last_beat": at.isoformat(), **info}
+        daemon["status"] = daemon_status(at, info, utcnow())
+        daemon["alive"] = daemon["status"] == "alive"
     ledger.close()
     return {
         "posts": out,
@@ -96,6 +98,14 @@ def status_data(s: Settings) -> dict[str, Any]:
         "daemon": daemon,
         "counts": _counts(out),
     }
+
+
+def daemon_status(beat_at: datetime, info: dict[str, Any], now: datetime) -> str:
+    """alive | stale (no heartbeat for longer than it promised) | stopped (exited cleanly)."""
+    if info.get("state") == "stopped":
+        return "stopped"
+    stale_after = float(info.get("stale_after", 180))
+    return "alive" if (now - beat_at).total_seconds() <= stale_after else "stale"
 
 
 def _row_entry(r: Any) -> dict[str, Any]:
@@ -130,17 +140,29 @@ _COLOURS = {
 def _when(value: str | None) -> str:
     if not value:
         return ""
-    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _show_url(url: str) -> str:
+    """Outbox receipts are file URIs: show them as paths a person can open."""
+    if url.startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        return _rel(unquote(urlsplit(url).path))
+    return url
 
 
 def print_status(data: dict[str, Any]) -> None:
     table = Table(title="quotecast status", show_lines=False)
-    for col in ("item", "target", "state", "when", "url / error"):
-        table.add_column(col, overflow="fold")
+    table.add_column("item", overflow="fold")
+    table.add_column("target", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("when (UTC)", no_wrap=True)
+    table.add_column("url / error", overflow="fold")
     for e in data["posts"]:
         colour = _COLOURS.get(e["state"], "white")
         when = _when(e.get("posted_at") or (e.get("updated_at") if e["state"] != "pending" else None))
-        detail = e.get("url") or e.get("error") or (
+        detail = _show_url(e["url"]) if e.get("url") else e.get("error") or (
             f"at {e['publish_at']}" if e.get("publish_at") else ""
         )
         table.add_row(e["item"], e["target"], f"[{colour}]{e['state']}[/{colour}]", when, detail)
@@ -161,9 +183,67 @@ def print_status(data: dict[str, Any]) -> None:
         console.print(f"[red]problem:[/red] {p}")
     d = data.get("daemon")
     if d:
-        console.print(f"daemon: last heartbeat {_when(d['last_beat'])} ({d['owner']})")
+        print_daemon(d)
     else:
         console.print("daemon: never ran (start it with `quotecast run`)")
+
+
+def print_daemon(d: dict[str, Any]) -> None:
+    status = d.get("status", "alive")
+    last = f"last pass {_when(d['last_pass_at'])}" if d.get("last_pass_at") else "no pass yet"
+    if d.get("last_pass"):
+        counts = ", ".join(f"{n} {k}" for k, n in d["last_pass"].items() if n)
+        last += f" ({counts or 'nothing to do'})"
+    if status == "alive":
+        nxt = f"; next {_when(d['next_pass_at'])}" if d.get("next_pass_at") else ""
+        console.print(
+            f"daemon: [green]alive[/green] (pid {d.get('pid', '?')} on {d.get('host', '?')}, "
+            f"heartbeat {_when(d['last_beat'])}); {last}{nxt}"
+        )
+    elif status == "stopped":
+        console.print(
+            f"daemon: [yellow]stopped[/yellow] cleanly at {_when(d['last_beat'])}; {last}"
+        )
+    else:
+        console.print(
+            f"daemon: [bold red]stale[/bold red]: no heartbeat since {_when(d['last_beat'])} "
+            f"({d['owner']}); is `quotecast run` still running? {last}"
+        )
+
+
+def print_plan(data: dict[str, Any]) -> None:
+    """`quotecast plan`: the calendar, then what waits, what was missed, what conflicts."""
+    table = Table(title=f"quotecast plan ({data['timezone']})", show_lines=False)
+    for col in ("when", "item", "targets", "status"):
+        table.add_column(col, overflow="fold")
+    colours = {"due": "bold green", "scheduled": "white", "free": "dim"}
+    for e in data["calendar"]:
+        colour = colours.get(e["status"], "white")
+        item = e["item"] or "(free slot)"
+        if e["kind"] == "publish_at":
+            item += "  [cyan](publish_at)[/cyan]"
+        when = e["local"] + (f"\n[yellow]{e['note']}[/yellow]" if e.get("note") else "")
+        status = "due now" if e["status"] == "due" else e["status"]
+        table.add_row(when, item, ", ".join(e["targets"]), f"[{colour}]{status}[/{colour}]")
+    console.print(table)
+    for w in data["waiting"]:
+        console.print(f"[yellow]waiting:[/yellow] {w['item']} → {w['target']}: {w['reason']}")
+    for m in data["missed"]:
+        console.print(
+            f"[bold red]missed:[/bold red] {m['item']} → {m['target']} at {m['local']}: "
+            f"{m['reason']}"
+        )
+    for c in data["conflicts"]:
+        console.print(f"[bold red]conflict:[/bold red] {c['message']}")
+    for r in data["runway"]:
+        console.print(
+            f"[yellow]runs dry:[/yellow] {r['target']} has {r['items']} item(s) for its next "
+            f"{r['slots']} slots; first empty slot {r['local']}"
+        )
+    for p in data["problems"]:
+        console.print(f"[red]problem:[/red] {p}")
+    if not data["calendar"] and not data["waiting"]:
+        console.print("nothing planned: no slots and nothing queued")
 
 
 def print_history(rows: list[AttemptRow]) -> None:

@@ -1,4 +1,10 @@
-"""Rendered cards cached under the data folder by a hash of everything that shapes them."""
+"""Rendered cards cached under the data folder by a hash of everything that shapes them.
+
+The key covers the item's visible content, the theme, the format, the brand,
+the bytes of every font the renderer may use and of every picture (logo,
+background, speaker photo), the byte limit and RENDERER_VERSION — so a cached
+card is always exactly the card a fresh render would produce.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +12,66 @@ import hashlib
 import json
 from pathlib import Path
 
-from pipeline.files import atomic_write
 from pipeline.config import FONTS_DIR, Brand, CardFormat, Theme
+from pipeline.files import atomic_write
 from pipeline.items import Item
 from pipeline.posts import Card
 from pipeline.render.card import RENDERER_VERSION, RenderedCard, alt_text_for, render_card
+from pipeline.render.fonts import CJK_FILE, EMOJI_FILE, FALLBACK_FILES
+
+_digests: dict[tuple[str, int, int], str] = {}
 
 
-def _file_digest(path: Path | None) -> str:
-    if path is None or not path.is_file():
+def file_digest(path: Path | None) -> str:
+    """SHA-256 of a file's bytes ("" if absent), memoised by path, size and mtime."""
+    if path is None:
         return ""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        st = path.stat()
+    except OSError:
+        return ""
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _digests:
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _digests[key] = h.hexdigest()
+    return _digests[key]
+
+
+def _resolve(p: Path | None, base_dir: Path) -> Path | None:
+    if p is None:
+        return None
+    return p if p.is_absolute() else base_dir / p
 
 
 def cache_key(
-    item: Item, theme: Theme, fmt_name: str, fmt: CardFormat, brand: Brand, max_bytes: int | None
+    item: Item,
+    theme: Theme,
+    fmt_name: str,
+    fmt: CardFormat,
+    brand: Brand,
+    base_dir: Path,
+    max_bytes: int | None,
 ) -> str:
-    """Hash of item content, theme, format, brand, fonts, images and renderer version."""
-    fonts = sorted({theme.quote_font, theme.attribution_font})
+    """Hash of item content, theme, format, brand, fonts, pictures, byte limit and version."""
+    font_files = sorted(
+        {theme.quote_font, theme.attribution_font, *FALLBACK_FILES, CJK_FILE, EMOJI_FILE}
+    )
+    pictures = {
+        "photo": file_digest(item.image),
+        "logo": file_digest(_resolve(theme.logo or brand.logo, base_dir)),
+        "background": file_digest(_resolve(theme.background.image, base_dir)),
+    }
     payload = {
         "v": RENDERER_VERSION,
-        "item": [item.quote, item.author, item.role, item.category, item.headline],
-        "image": _file_digest(item.image),
+        "item": [item.quote, item.author, item.role, list(item.category), item.headline],
+        "pictures": pictures,
         "theme": theme.model_dump(mode="json"),
         "format": [fmt_name, fmt.model_dump(mode="json")],
         "brand": brand.model_dump(mode="json"),
-        "fonts": {f: _file_digest(FONTS_DIR / f) for f in fonts},
+        "fonts": {f: file_digest(FONTS_DIR / f) for f in font_files},
         "max_bytes": max_bytes,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
@@ -48,18 +88,13 @@ def render_cached(
     max_bytes: int | None = None,
 ) -> tuple[RenderedCard, Path]:
     """Render, or reuse the identical card rendered before. Returns the card and its file."""
-    key = cache_key(item, theme, fmt_name, fmt, brand, max_bytes)
+    key = cache_key(item, theme, fmt_name, fmt, brand, base_dir, max_bytes)[:32]
     for ext, mime in (("png", "image/png"), ("jpg", "image/jpeg")):
-        path = cache_dir / f"{key[:32]}.{ext}"
+        path = cache_dir / f"{key}.{ext}"
         if path.is_file():
-            from PIL import Image
-
-            data = path.read_bytes()
-            with Image.open(path) as im:
-                w, h = im.size
-            card = Card(data, mime, w, h, fmt_name)
+            card = Card(path.read_bytes(), mime, fmt.width, fmt.height, fmt_name)
             return RenderedCard(card, alt_text_for(item)), path
-    rendered = render_card(item, theme, fmt_name, fmt, brand, base_dir)
-    path = cache_dir / f"{key[:32]}.{rendered.card.extension}"
+    rendered = render_card(item, theme, fmt_name, fmt, brand, base_dir, max_bytes)
+    path = cache_dir / f"{key}.{rendered.card.extension}"
     atomic_write(path, rendered.card.data)
     return rendered, path

@@ -1,19 +1,48 @@
-"""Draw one card. (Foundation version: a clean centred layout; issue 3 perfects it.)"""
+"""Compose and encode one card: the frame, the typographic hierarchy, the brand.
+
+The card, top to bottom inside the margins (and outside a story's safe zones):
+the logo row (if the logo sits at the top), then a group centred slightly above
+the middle — the category label in tracked capitals in the accent colour, the
+quote as large as fits with its opening mark hung in the margin, and the
+attribution (author bold, role muted beneath, an optional circular photo
+beside) — and a footer with the brand handle (and the logo if it sits at the
+bottom). Right-to-left quotes mirror the group. All sizes derive from the
+format, so a new format needs only its dimensions.
+"""
 
 from __future__ import annotations
 
-import io
-import textwrap
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from pipeline.config import FONTS_DIR, Brand, CardFormat, Theme
+from pipeline.errors import RenderError
 from pipeline.items import Item
 from pipeline.posts import Card
+from pipeline.render import assets, fonts, layout
+from pipeline.render.assets import AssetError, rgb
+from pipeline.render.encode import encode
+from pipeline.render.fonts import Chain, Face, FontFileError, MissingGlyph
+from pipeline.render.text import (
+    Direction,
+    Style,
+    Token,
+    cjk_face,
+    direction_of,
+    plain,
+    prepare_quote,
+    smarten,
+    tokenize,
+)
+from pipeline.render.typeset import Block, Colour, draw_block, set_block, set_line
 
-RENDERER_VERSION = "0.1"
+RENDERER_VERSION = "1.0"
+QUOTE_OPSZ = 48
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom
 
 
 @dataclass(frozen=True)
@@ -22,28 +51,405 @@ class RenderedCard:
     alt_text: str
 
 
+@dataclass
+class Composition:
+    """A composed card before encoding, with where everything went (for tests and previews)."""
+
+    image: Image.Image
+    content: Box  # inside margins and safe zones: nothing but the background outside it
+    quote_box: Box  # the region the quote (with its hanging mark) may occupy
+    quote_size: int
+    quote_lines: int
+    drawn: dict[str, Box] = field(default_factory=dict)
+    layers: dict[str, Image.Image] = field(default_factory=dict)
+
+
 def alt_text_for(item: Item) -> str:
+    """What a screen reader says for the card: the quote, the speaker and their role."""
     who = f"{item.author}, {item.role}" if item.role else item.author
-    return f"Quote card: “{item.quote}” — {who}."
+    return f"Quote card: “{plain(item.quote)}” — {who}."
+
+
+# -- faces ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Faces:
+    quote: Face
+    author: Face
+    role: Face
+    label: Face
+    handle: Face
+
+
+def _font_file(name: str, what: str) -> str:
+    path = Path(name) if Path(name).is_absolute() else FONTS_DIR / name
+    if not path.is_file():
+        have = ", ".join(sorted(p.name for p in FONTS_DIR.glob("*.tt[fc]")))
+        raise RenderError(f"theme {what} {name!r} is not in {FONTS_DIR}; available: {have}")
+    return name
+
+
+def _faces(theme: Theme) -> _Faces:
+    quote = _font_file(theme.quote_font, "quote_font")
+    attribution = _font_file(theme.attribution_font, "attribution_font")
+    # Optical sizes are pinned per use, so advances scale linearly with the pixel size.
+    # The quote's is a sturdy display size: cards are seen scaled down on phones, where
+    # the hairlines of a true 100-px optical size vanish.
+    return _Faces(
+        quote=Face(quote, 0, theme.quote_weight or 400, QUOTE_OPSZ),
+        author=Face(attribution, 0, theme.attribution_weight or 650, 32),
+        role=Face(attribution, 0, 400, 20),
+        label=Face(attribution, 0, 650, 20),
+        handle=Face(attribution, 0, 500, 20),
+    )
+
+
+def _chain(face: Face, text: str) -> Chain:
+    return fonts.chain(face, cjk_face(text))
+
+
+def _marks(text: str, base: Direction) -> tuple[str, str]:
+    """Opening (hung) and closing quotation marks, as drawn left/right of the text."""
+    if base == "ltr":
+        return "“", "”"
+    if any("\u0600" <= ch <= "\u06ff" for ch in text):
+        return "»", "«"  # Arabic: guillemets, opening one on the right
+    return "”", "“"
+
+
+# -- frame ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Frame:
+    width: int
+    height: int
+    unit: float  # 1.0 on a 1080×1080 card
+    left: int
+    right: int
+    top: int
+    bottom: int
+    margin_y: int
+
+
+def _frame(fmt: CardFormat) -> _Frame:
+    w, h = fmt.width, fmt.height
+    unit = (min(w, h) + 0.25 * max(w, h)) / 1350
+    mx, my = round(0.08 * w), round(0.08 * min(w, h))
+    top = fmt.safe_top + round(0.5 * my) if fmt.safe_top else my
+    bottom = h - (fmt.safe_bottom + round(0.5 * my) if fmt.safe_bottom else my)
+    if bottom - top < 0.3 * h:
+        raise RenderError(
+            f"format {w}×{h}: safe zones of {fmt.safe_top} and {fmt.safe_bottom} px leave "
+            "too little room for a card; make them smaller"
+        )
+    return _Frame(w, h, unit, mx, w - mx, top, bottom, my)
+
+
+# -- painting ------------------------------------------------------------------------------
+
+
+class _Painter:
+    """Draws onto the card, or each element onto its own transparent layer (tests)."""
+
+    def __init__(self, canvas: Image.Image, layered: bool) -> None:
+        self.canvas = canvas
+        self.layered = layered
+        self.layers: dict[str, Image.Image] = {}
+        self.drawn: dict[str, Box] = {}
+
+    def target(self, name: str) -> Image.Image:
+        if not self.layered:
+            return self.canvas
+        if name not in self.layers:
+            self.layers[name] = Image.new("RGBA", self.canvas.size)
+        return self.layers[name]
+
+    def block(
+        self, name: str, block: Block, left: int, top: int, colours: dict[Style, Colour]
+    ) -> None:
+        if self.layered:
+            colours = {k: (*v, 255) for k, v in colours.items()}  # type: ignore[misc]
+        box = draw_block(self.target(name), block, left, top, colours)
+        self._note(name, box)
+
+    def picture(self, name: str, pic: Image.Image, left: int, top: int) -> None:
+        self.target(name).paste(pic, (left, top), pic)
+        self._note(name, (left, top, left + pic.width, top + pic.height))
+
+    def rect(self, name: str, box: Box, colour: Colour) -> None:
+        fill = (*colour, 255) if self.layered else colour
+        self.target(name).paste(fill, box)
+        self._note(name, box)
+
+    def _note(self, name: str, box: Box) -> None:
+        if name in self.drawn:
+            a = self.drawn[name]
+            box = (min(a[0], box[0]), min(a[1], box[1]), max(a[2], box[2]), max(a[3], box[3]))
+        self.drawn[name] = box
+
+    def finish(self) -> Image.Image:
+        for layer in self.layers.values():
+            self.canvas.paste(layer, (0, 0), layer)
+        return self.canvas
+
+
+# -- text pieces ---------------------------------------------------------------------------
+
+
+def _glyph_error(where: str, exc: MissingGlyph) -> RenderError:
+    ch = exc.char
+    return RenderError(
+        f"the {where} contains “{ch}” ({exc}), which none of the fonts in assets/fonts/ can "
+        "draw; replace or remove that character"
+    )
+
+
+def _set_limited(
+    tokens: list[Token],
+    face: Face,
+    text: str,
+    width: int,
+    size: int,
+    lines: int,
+    base: Direction,
+    line_height: float,
+) -> Block | None:
+    """Author or role: up to `lines` lines, shrinking to 80 %, then shortened with an ellipsis."""
+    if not tokens:
+        return None
+    faces = _chain(face, text)
+    box_h = math.ceil(size * (1.25 + line_height * (lines - 1)))
+    low = max(8, round(size * 0.8))
+    for n in range(len(tokens), 0, -1):
+        toks = tokens[:n]
+        if n < len(tokens):
+            last = toks[-1]
+            toks = [*toks[:-1], Token((*last.segments, ("…", "text")), last.space_before)]
+        try:
+            return set_block(tuple(toks), faces, width, box_h, low, size, base, line_height)
+        except layout.DoesNotFit:
+            continue
+    return None
+
+
+def _label_block(text: str, face: Face, size: int, width: int) -> Block:
+    """Tracked capitals for scripts with case that the label face draws; else the text as is."""
+    faces = _chain(face, text)
+    simple = all(run.face == face for run in fonts.runs(text, faces))
+    tracked = simple and direction_of(text) != "rtl"
+    shown = text.upper() if tracked else text
+    tracking = 0.14 if tracked else 0.0
+    faces = _chain(face, shown)
+    block = set_line(shown, faces, size, tracking)
+    while block.width > width and size > 10:  # a very long label: smaller, never clipped
+        size -= 1
+        block = set_line(shown, faces, size, tracking)
+    return block
+
+
+# -- composition ---------------------------------------------------------------------------
+
+
+def compose(
+    item: Item,
+    theme: Theme,
+    fmt: CardFormat,
+    brand: Brand,
+    base_dir: Path,
+    layered: bool = False,
+) -> Composition:
+    """Lay out and draw the card (not yet encoded). Raises RenderError for a person to fix."""
+    try:
+        return _compose(item, theme, fmt, brand, base_dir, layered)
+    except (AssetError, FontFileError) as exc:
+        raise RenderError(str(exc)) from None
+
+
+def _compose(
+    item: Item, theme: Theme, fmt: CardFormat, brand: Brand, base_dir: Path, layered: bool
+) -> Composition:
+    fr = _frame(fmt)
+    u = fr.unit
+    faces = _faces(theme)
+    text_c, accent_c, muted_c = rgb(theme.text_color), rgb(theme.accent_color), rgb(theme.muted_color)
+    canvas = assets.background(theme.background, (fr.width, fr.height), base_dir).copy()
+    paint = _Painter(canvas, layered)
+
+    # -- what the quote is
+    quote_plain = plain(item.quote)
+    base: Direction = direction_of(quote_plain) or "ltr"
+    open_mark, close_mark = _marks(quote_plain, base)
+    tokens = tuple(prepare_quote(item.quote, close_mark))
+    if not tokens:
+        raise RenderError("the quote is empty")
+
+    # -- brand: logo corner and footer handle
+    logo_path = theme.logo or brand.logo
+    logo_img = None
+    if logo_path is not None:
+        path = logo_path if logo_path.is_absolute() else base_dir / logo_path
+        logo_img = assets.logo(path, round(260 * u), round(56 * u))
+    at_top = theme.logo_position.startswith("top")
+    at_left = theme.logo_position.endswith("left")
+    handle = None
+    if theme.show_handle and brand.handle:
+        try:
+            handle = set_line(brand.handle, _chain(faces.handle, brand.handle), round(23 * u))
+        except MissingGlyph as exc:
+            raise _glyph_error("brand handle", exc) from None
+    header_h = logo_img.height if logo_img is not None and at_top else 0
+    footer_h = max(
+        handle.height if handle else 0,
+        logo_img.height if logo_img is not None and not at_top else 0,
+    )
+    if logo_img is not None:
+        x = fr.left if at_left else fr.right - logo_img.width
+        y = fr.top if at_top else fr.bottom - logo_img.height
+        paint.picture("logo", logo_img, x, y)
+    if handle is not None:
+        hx = fr.right - handle.width if (logo_img is not None and not at_top and at_left) else fr.left
+        hy = fr.bottom - handle.height
+        if logo_img is not None and not at_top:
+            hy = fr.bottom - (footer_h + handle.height) // 2
+        paint.block("handle", handle, hx, hy, {"text": muted_c})
+    mid_top = fr.top + (header_h + round(0.6 * fr.margin_y) if header_h else 0)
+    mid_bottom = fr.bottom - (footer_h + round(0.75 * fr.margin_y) if footer_h else 0)
+    content_w = fr.right - fr.left
+
+    # -- label
+    label_text = item.label or theme.category_label
+    label = None
+    if label_text:
+        try:
+            label = _label_block(label_text, faces.label, round(24 * u), content_w)
+        except MissingGlyph as exc:
+            raise _glyph_error("category label", exc) from None
+    gap_label = round(0.5 * fr.margin_y) if label else 0
+    label_h = label.height if label else 0
+
+    # -- attribution
+    photo_d = round(116 * u) if item.image is not None else 0
+    photo_gap = round(28 * u) if photo_d else 0
+    text_w = content_w - photo_d - photo_gap
+    try:
+        author = _set_limited(
+            tokenize(smarten(item.author)), faces.author, item.author, text_w,
+            round(36 * u), 2, base, 1.15,
+        )
+    except MissingGlyph as exc:
+        raise _glyph_error("author", exc) from None
+    try:
+        role = _set_limited(
+            tokenize(smarten(item.role or "")), faces.role, item.role or "", text_w,
+            round(27 * u), 2, base, 1.3,
+        )
+    except MissingGlyph as exc:
+        raise _glyph_error("role", exc) from None
+    role_gap = round(10 * u) if author and role else 0
+    rule_w, rule_h = round(44 * u), max(2, round(4 * u))
+    rule_gap = round(22 * u)
+    text_h = (author.height if author else 0) + role_gap + (role.height if role else 0)
+    text_h += rule_h + rule_gap
+    attr_h = max(text_h, photo_d)
+    gap_attr = round(0.6 * fr.margin_y) if attr_h else 0
+
+    # -- quote: the largest size that fits what is left
+    qfaces = _chain(faces.quote, quote_plain)
+    try:
+        hang_em = fonts.width(open_mark, qfaces)
+    except MissingGlyph as exc:
+        raise _glyph_error("quote font", exc) from None
+    smin = max(8, round(theme.quote_size_min * u))
+    smax = max(smin, round(theme.quote_size_max * u))
+    hang = math.ceil(hang_em * smax) + round(6 * u)
+    q_top = mid_top + label_h + gap_label
+    q_bottom = mid_bottom - attr_h - gap_attr
+    if base == "ltr":
+        quote_box = (fr.left - hang, q_top, fr.right, q_bottom)
+    else:
+        quote_box = (fr.left, q_top, fr.right + hang, q_bottom)
+    box_h = q_bottom - q_top
+    if box_h < smin * 1.5:
+        raise RenderError(
+            f"the {fr.width}×{fr.height} format leaves no room for the quote once the label, "
+            "attribution and brand are placed; shorten the role or use a taller format"
+        )
+    top_size = smax
+    while True:
+        try:
+            quote = set_block(
+                tokens, qfaces, content_w, box_h, smin, top_size, base, theme.line_height, open_mark
+            )
+        except MissingGlyph as exc:
+            raise _glyph_error("quote", exc) from None
+        except layout.DoesNotFit as exc:
+            raise RenderError(
+                f"the quote is too long for the {fr.width}×{fr.height} format: it has "
+                f"{exc.total} characters and about {exc.chars} fit at the theme's minimum size "
+                f"({exc.size} px); shorten the quote or lower quote_size_min"
+            ) from None
+        ink_l, ink_t, ink_r, ink_b = quote.ink
+        q_h = max(quote.height, ink_b) - min(0, ink_t)
+        inside = (
+            q_h <= box_h
+            and (ink_l >= -hang if base == "ltr" else ink_l >= 0)
+            and (ink_r <= content_w if base == "ltr" else ink_r <= content_w + hang)
+        )
+        if inside or quote.size <= smin:
+            break
+        top_size = quote.size - 1  # the glyphs' real ink overhangs: one size smaller
+
+    # -- place the group (label, quote, attribution) a little above the middle
+    free = (mid_bottom - mid_top) - (label_h + gap_label + q_h + gap_attr + attr_h)
+    y = mid_top + max(0, round(free * 0.45))
+    rtl = base == "rtl"
+    if label:
+        paint.block("label", label, fr.right - label.width if rtl else fr.left, y, {"text": accent_c})
+        y += label_h + gap_label
+    paint.block(
+        "quote", quote, fr.left, y - min(0, ink_t), {"text": text_c, "emph": accent_c, "mark": accent_c}
+    )
+    y += q_h + gap_attr
+    if photo_d and item.image is not None:
+        pic = assets.photo(item.image, photo_d)
+        px = fr.right - photo_d if rtl else fr.left
+        paint.picture("photo", pic, px, y + (attr_h - photo_d) // 2)
+    tx = fr.left if rtl else fr.left + photo_d + photo_gap
+    ty = y + (attr_h - text_h) // 2
+    rx = fr.right - photo_d - photo_gap - rule_w if rtl else tx
+    paint.rect("attribution", (rx, ty, rx + rule_w, ty + rule_h), accent_c)
+    ty += rule_h + rule_gap
+    if author:
+        paint.block("attribution", author, tx, ty, {"text": text_c, "emph": text_c, "mark": text_c})
+        ty += author.height + role_gap
+    if role:
+        paint.block("attribution", role, tx, ty, {"text": muted_c, "emph": muted_c, "mark": muted_c})
+
+    image = paint.finish()
+    return Composition(
+        image=image,
+        content=(fr.left - hang, fr.top, fr.right + hang, fr.bottom),
+        quote_box=quote_box,
+        quote_size=quote.size,
+        quote_lines=quote.lines,
+        drawn=paint.drawn,
+        layers=paint.layers,
+    )
 
 
 def render_card(
-    item: Item, theme: Theme, fmt_name: str, fmt: CardFormat, brand: Brand, base_dir: Path
+    item: Item,
+    theme: Theme,
+    fmt_name: str,
+    fmt: CardFormat,
+    brand: Brand,
+    base_dir: Path,
+    max_bytes: int | None = None,
 ) -> RenderedCard:
-    img = Image.new("RGB", (fmt.width, fmt.height), theme.background.colors[0])
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.truetype(str(FONTS_DIR / theme.quote_font), 56)
-    small = ImageFont.truetype(str(FONTS_DIR / theme.attribution_font), 36)
-    text = "\n".join(textwrap.wrap(f"“{item.quote}”", width=max(10, fmt.width // 32)))
-    draw.multiline_text(
-        (fmt.width / 2, fmt.height / 2), text, font=font, fill=theme.text_color, anchor="mm",
-        align="center",
-    )
-    draw.text(
-        (fmt.width / 2, fmt.height - fmt.safe_bottom - 120), f"— {item.author}", font=small,
-        fill=theme.accent_color, anchor="mm",
-    )
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    card = Card(buf.getvalue(), "image/png", fmt.width, fmt.height, fmt_name)
+    """The card for one item in one format, encoded as the format says, within max_bytes."""
+    comp = compose(item, theme, fmt, brand, base_dir)
+    data, mime = encode(comp.image, fmt.encoding, fmt.jpeg_quality, max_bytes)
+    card = Card(data, mime, fmt.width, fmt.height, fmt_name)
     return RenderedCard(card, alt_text_for(item))

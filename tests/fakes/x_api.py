@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from oauthlib.oauth1 import Client as OAuthClient
 from oauthlib.oauth1.rfc5849 import signature as oauth_sig
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
@@ -72,7 +73,11 @@ class XPost:
     urls: list[dict[str, Any]] = field(default_factory=list)
 
     def as_api(self, fields: set[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "text": self.text, "edit_history_tweet_ids": [self.id]}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "text": self.text,
+            "edit_history_tweet_ids": [self.id],
+        }
         if "created_at" in fields:
             out["created_at"] = self.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         if "entities" in fields and self.urls:
@@ -165,12 +170,16 @@ class FakeX(FakeServer):
             exclude_oauth_signature=True,
         )
         normalized = oauth_sig.normalize_parameters(params)
+        signer = OAuthClient(
+            creds.consumer_key,
+            client_secret=creds.consumer_secret,
+            resource_owner_key=creds.access_token,
+            resource_owner_secret=creds.access_token_secret,
+        )
         for base in CANONICAL_BASES:
             base_uri = oauth_sig.base_string_uri(base + request.path)
             base_string = oauth_sig.signature_base_string(request.method, base_uri, normalized)
-            expected = oauth_sig.sign_hmac_sha1(
-                base_string, creds.consumer_secret, creds.access_token_secret
-            )
+            expected = oauth_sig.sign_hmac_sha1_with_client(base_string, signer)
             if hmac.compare_digest(expected, provided):
                 with self.lock:
                     if nonce in self._nonces:

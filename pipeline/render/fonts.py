@@ -1,0 +1,265 @@
+"""Fonts: loading (cached), per-cluster fallback, measurement and rendered glyph runs.
+
+A card's text goes through a chain of faces: the theme's font, then Noto Sans
+(Latin, Greek, Cyrillic), Arabic, Hebrew, Symbols, Symbols 2, Math, CJK and
+finally colour emoji. Each character cluster takes the first face whose cmap
+covers it, so nothing is ever drawn as a .notdef box; a cluster no face covers
+raises MissingGlyph naming it. Everything expensive is cached — font objects
+by (file, index, weight, optical size, pixel size), advances, runs and the
+rendered masks — which is what makes rendering many cards cheap.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from pipeline.config import FONTS_DIR
+from pipeline.render.cmap import Coverage, read_coverage
+from pipeline.render.text import clusters, is_emoji, is_ignorable
+
+REF = 256  # px size at which advances and ink extents are measured (then scaled)
+EMOJI_FILE = "NotoColorEmoji.ttf"
+EMOJI_PX = 109  # the only strike Noto Color Emoji has
+EMOJI_SCALE = 0.92  # emoji drawn a little smaller than the bitmap's nominal em
+CJK_FILE = "NotoSansCJK-Regular.ttc"
+CJK_INDEX = {"ja": 0, "ko": 1, "zh": 2}
+FALLBACK_FILES = (
+    "NotoSans-Variable.ttf",
+    "NotoSansArabic-Variable.ttf",
+    "NotoSansHebrew-Regular.ttf",
+    "NotoSansSymbols-Regular.ttf",
+    "NotoSansSymbols2-Regular.ttf",
+    "NotoSansMath-Regular.ttf",
+)
+
+
+class MissingGlyph(Exception):
+    """No font in the chain has a glyph for `char`."""
+
+    def __init__(self, char: str) -> None:
+        self.char = char
+        name = unicodedata.name(char, "")
+        super().__init__(f"U+{ord(char):04X} {name}".strip())
+
+
+class FontFileError(Exception):
+    """A font named in the theme is missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face of one font file, with its variable axes pinned.
+
+    `opsz` is fixed per use (not per size) so that advances scale linearly with size.
+    """
+
+    file: str
+    index: int = 0
+    weight: int | None = None
+    opsz: float | None = None
+
+    @property
+    def path(self) -> Path:
+        p = Path(self.file)
+        return p if p.is_absolute() else FONTS_DIR / p
+
+    @property
+    def is_emoji(self) -> bool:
+        return Path(self.file).name == EMOJI_FILE
+
+
+@dataclass(frozen=True)
+class Run:
+    """Consecutive clusters drawn with one face."""
+
+    text: str
+    face: Face
+
+
+@dataclass(frozen=True)
+class Glyphs:
+    """A rendered run: an L mask (or RGBA for emoji) and its offset from pen and baseline."""
+
+    image: Image.Image
+    dx: int
+    dy: int
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        return (self.dx, self.dy, self.dx + self.image.width, self.dy + self.image.height)
+
+
+Chain = tuple[Face, ...]
+
+
+def _pin_axes(font: ImageFont.FreeTypeFont, face: Face, size: int) -> None:
+    try:
+        axes = font.get_variation_axes()
+    except OSError:
+        return  # not a variable font
+    values: list[float] = []
+    for axis in axes:
+        raw = axis["name"]
+        name = (raw.decode() if isinstance(raw, bytes) else str(raw)).lower()
+        lo, hi, default = axis["minimum"], axis["maximum"], axis["default"]
+        if name == "weight" and face.weight is not None:
+            value: float = face.weight
+        elif name == "optical size":
+            value = face.opsz if face.opsz is not None else size
+        elif name == "wonky":
+            value = 0  # Fraunces' quirky alternates off: calmer text
+        else:
+            value = default
+        values.append(min(hi, max(lo, value)))
+    font.set_variation_by_axes(values)
+
+
+@lru_cache(maxsize=256)
+def load(face: Face, size: int) -> ImageFont.FreeTypeFont:
+    """The font at a pixel size (emoji: always its 109 px strike)."""
+    px = EMOJI_PX if face.is_emoji else size
+    try:
+        font = ImageFont.truetype(
+            str(face.path), px, index=face.index, layout_engine=ImageFont.Layout.RAQM
+        )
+    except OSError as exc:
+        raise FontFileError(f"cannot load font {face.path}: {exc}") from None
+    if not face.is_emoji:
+        _pin_axes(font, face, size)
+    return font
+
+
+@lru_cache(maxsize=64)
+def coverage(path: Path, index: int) -> Coverage:
+    try:
+        return read_coverage(path, index)
+    except (OSError, ValueError) as exc:
+        raise FontFileError(f"cannot read font {path}: {exc}") from None
+
+
+def covers(face: Face, text: str) -> bool:
+    cov = coverage(face.path, face.index)
+    return all(ord(ch) in cov or is_ignorable(ch) for ch in text)
+
+
+@lru_cache(maxsize=64)
+def chain(primary: Face, cjk: str = "zh") -> Chain:
+    """The fallback chain after `primary`, at the same weight where fonts allow."""
+    rest = tuple(Face(f, 0, primary.weight) for f in FALLBACK_FILES)
+    return (primary, *rest, Face(CJK_FILE, CJK_INDEX.get(cjk, 2)), Face(EMOJI_FILE))
+
+
+def _neutral(cluster: str) -> bool:
+    return unicodedata.category(cluster[0])[0] in "PSZN"
+
+
+def _pick(cluster: str, faces: Chain, previous: Face | None) -> Face:
+    text_faces = [f for f in faces if not f.is_emoji]
+    emoji_faces = [f for f in faces if f.is_emoji]
+    if is_emoji(cluster):
+        for f in emoji_faces:
+            if covers(f, cluster):
+                return f
+    if previous is not None and not previous.is_emoji and _neutral(cluster):
+        if covers(previous, cluster):
+            return previous  # punctuation stays with the script around it
+        if previous != faces[0]:
+            # inside a fallback script, punctuation matches the sans fallbacks, not the brand face
+            text_faces = text_faces[1:] + text_faces[:1]
+    for candidate in (cluster, unicodedata.normalize("NFC", cluster)):
+        for f in text_faces:
+            if covers(f, candidate):
+                return f
+    for f in emoji_faces:
+        if covers(f, cluster):
+            return f
+    for ch in cluster:
+        if not is_ignorable(ch) and not any(covers(f, ch) for f in faces):
+            raise MissingGlyph(ch)
+    # every character has a glyph somewhere, but no one face has them all
+    base = next(f for f in text_faces + emoji_faces if covers(f, cluster[0]))
+    missing = next(ch for ch in cluster if not covers(base, ch))
+    raise MissingGlyph(missing)
+
+
+@lru_cache(maxsize=8192)
+def runs(text: str, faces: Chain) -> tuple[Run, ...]:
+    """Split text into runs of one face each (raises MissingGlyph)."""
+    out: list[Run] = []
+    previous: Face | None = None
+    for cl in clusters(text):
+        face = _pick(cl, faces, previous)
+        if out and out[-1].face == face:
+            out[-1] = Run(out[-1].text + cl, face)
+        else:
+            out.append(Run(cl, face))
+        previous = face
+    if (
+        len(out) > 1
+        and all(_neutral(c) for c in out[0].text)
+        and not out[1].face.is_emoji
+        and covers(out[1].face, out[0].text)
+    ):
+        # an opening bracket or quote takes the face of the word it opens
+        out[:2] = [Run(out[0].text + out[1].text, out[1].face)]
+    return tuple(out)
+
+
+def _direction(rtl: bool) -> str:
+    return "rtl" if rtl else "ltr"
+
+
+@lru_cache(maxsize=16384)
+def advance(text: str, face: Face, rtl: bool) -> float:
+    """Advance width of a run in em (width at 1 px)."""
+    if face.is_emoji:
+        return load(face, EMOJI_PX).getlength(text) / EMOJI_PX * EMOJI_SCALE
+    return load(face, REF).getlength(text, direction=_direction(rtl)) / REF
+
+
+@lru_cache(maxsize=16384)
+def extent(text: str, face: Face, rtl: bool) -> tuple[float, float]:
+    """Ink above and below the baseline of a run, in em."""
+    if face.is_emoji:
+        _, top, _, bottom = load(face, EMOJI_PX).getbbox(text, anchor="ls")
+        k = EMOJI_SCALE / EMOJI_PX
+        return (-top * k, bottom * k)
+    _, top, _, bottom = load(face, REF).getbbox(text, anchor="ls", direction=_direction(rtl))
+    return (-top / REF, bottom / REF)
+
+
+def width(text: str, faces: Chain, rtl: bool = False) -> float:
+    """Advance width in em of text drawn through the chain."""
+    return sum(advance(r.text, r.face, rtl) for r in runs(text, faces))
+
+
+@lru_cache(maxsize=768)
+def render(text: str, face: Face, size: int, rtl: bool) -> Glyphs:
+    """The run drawn once at `size`; pasting it is far cheaper than drawing again."""
+    if face.is_emoji:
+        font = load(face, EMOJI_PX)
+        left, top, right, bottom = font.getbbox(text, anchor="ls")
+        big = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)))
+        ImageDraw.Draw(big).text((-left, -top), text, font=font, embedded_color=True, anchor="ls")
+        k = size * EMOJI_SCALE / EMOJI_PX
+        w, h = max(1, round(big.width * k)), max(1, round(big.height * k))
+        return Glyphs(big.resize((w, h), Image.Resampling.LANCZOS), round(left * k), round(top * k))
+    font = load(face, size)
+    direction = _direction(rtl)
+    left, top, right, bottom = font.getbbox(text, anchor="ls", direction=direction)
+    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)))
+    ImageDraw.Draw(mask).text(
+        (-left, -top), text, font=font, fill=255, anchor="ls", direction=direction
+    )
+    return Glyphs(mask, left, top)
+
+
+def clear_caches() -> None:
+    """Forget loaded fonts and rendered runs (tests, or after fonts changed on disk)."""
+    for fn in (load, coverage, chain, runs, advance, extent, render):
+        fn.cache_clear()

@@ -1,0 +1,297 @@
+"""Pure text fitting: balanced line breaks and the largest size that fits a box.
+
+Fonts never appear here. The caller passes `measure(word, start, end) -> advance in em`
+of a slice of one word (its width at a 1 px size); raqm advances scale
+linearly with size, so the width at size s is `s * measure(...)`. That keeps this module deterministic, fast
+(each word is measured once, whatever the size) and property-testable with a
+fake measure.
+
+* Line breaking minimises raggedness: the sum of squared slack over all lines,
+  last line included (so lines come out balanced), by dynamic programming over
+  break points, with the number of lines fixed to the fewest that fit, and a
+  penalty that keeps a lone word off the last line whenever another break avoids it.
+* The size is found by bisection over integer sizes, not by shrinking a point
+  at a time: whether a text fits is monotone in the size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+Measure = Callable[[int, int, int], float]  # (word index, start, end) -> em
+Boundaries = Callable[[str], Sequence[int]]
+
+EPS = 1e-9
+_BREAK_AFTER = set("/-._?&=#:@,;–—|\\~+")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A slice [start, end) of token `token`: a whole word, or a fragment of a too-long one."""
+
+    token: int
+    start: int
+    end: int
+    width: float  # em
+    space_before: bool
+
+
+@dataclass(frozen=True)
+class Line:
+    pieces: tuple[Piece, ...]
+    width: float  # em, inner spaces included
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Vertical and spacing metrics of the text, all in em."""
+
+    space: float  # width of the word space
+    ascent: float  # ink above the first baseline
+    descent: float  # ink below the last baseline
+    pitch: float  # baseline to baseline
+
+    def height(self, lines: int, size: float) -> float:
+        """Height in px of `lines` lines of ink at `size`."""
+        return size * (self.ascent + self.descent + max(0, lines - 1) * self.pitch)
+
+
+@dataclass(frozen=True)
+class Fit:
+    size: int
+    lines: tuple[Line, ...]
+
+
+class DoesNotFit(Exception):
+    """Even the minimum size overflows; `chars` is how much of the text would fit."""
+
+    def __init__(self, size: int, chars: int, total: int) -> None:
+        super().__init__(f"{total} characters do not fit at {size} px; {chars} would")
+        self.size = size
+        self.chars = chars
+        self.total = total
+
+
+def _default_boundaries(text: str) -> Sequence[int]:
+    return range(1, len(text) + 1)
+
+
+def split_word(
+    index: int,
+    text: str,
+    measure: Measure,
+    max_em: float,
+    boundaries: Boundaries = _default_boundaries,
+) -> list[tuple[int, int]] | None:
+    """Cut a word wider than the line into fragments that fit (URLs, long compounds).
+
+    Cuts fall on cluster boundaries, preferably after a character such as `/`
+    or `-`; None when a single cluster is wider than the line.
+    """
+    if measure(index, 0, len(text)) <= max_em + EPS:
+        return [(0, len(text))]
+    cuts = [b for b in boundaries(text) if 0 < b <= len(text)]
+    out: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        options = [b for b in cuts if b > start]
+        lo, hi = 0, len(options) - 1
+        best = -1
+        while lo <= hi:  # largest option whose fragment fits
+            mid = (lo + hi) // 2
+            if measure(index, start, options[mid]) <= max_em + EPS:
+                best, lo = mid, mid + 1
+            else:
+                hi = mid - 1
+        if best < 0:
+            return None
+        end = options[best]
+        if end < len(text):
+            for k in range(best, -1, -1):
+                b = options[k]
+                if text[b - 1] in _BREAK_AFTER:
+                    if measure(index, start, b) >= 0.5 * max_em:
+                        end = b
+                    break
+        out.append((start, end))
+        start = end
+    return out
+
+
+def make_pieces(
+    words: Sequence[tuple[str, bool]],
+    measure: Measure,
+    max_em: float,
+    boundaries: Boundaries = _default_boundaries,
+) -> list[Piece] | None:
+    """Words as pieces that each fit a line of `max_em`; None if that is impossible."""
+    pieces: list[Piece] = []
+    for index, (text, space_before) in enumerate(words):
+        parts = split_word(index, text, measure, max_em, boundaries)
+        if parts is None:
+            return None
+        for k, (a, b) in enumerate(parts):
+            width = measure(index, a, b)
+            pieces.append(Piece(index, a, b, width, space_before and k == 0))
+    return pieces
+
+
+def _gap(piece: Piece, space: float) -> float:
+    return space if piece.space_before else 0.0
+
+
+def count_lines(pieces: Sequence[Piece], space: float, max_em: float) -> int:
+    """The fewest lines (greedy filling is optimal for that)."""
+    if not pieces:
+        return 0
+    lines, cur = 1, pieces[0].width
+    for p in pieces[1:]:
+        add = _gap(p, space) + p.width
+        if cur + add <= max_em + EPS:
+            cur += add
+        else:
+            lines, cur = lines + 1, p.width
+    return lines
+
+
+def balance(pieces: Sequence[Piece], space: float, max_em: float, n_lines: int) -> list[Line]:
+    """Break into exactly `n_lines` lines with minimum raggedness (dynamic programming)."""
+    n = len(pieces)
+    if n == 0:
+        return []
+    n_lines = max(1, min(n_lines, n))
+    prefix = [0.0]
+    for p in pieces:
+        prefix.append(prefix[-1] + _gap(p, space) + p.width)
+
+    def width(i: int, m: int) -> float:
+        return prefix[m] - prefix[i] - _gap(pieces[i], space)
+
+    inf = float("inf")
+    lone_penalty = 4.0 * max_em * max_em
+    best = [[inf] * (n + 1) for _ in range(n_lines + 1)]
+    parent = [[-1] * (n + 1) for _ in range(n_lines + 1)]
+    best[0][0] = 0.0
+    for j in range(1, n_lines + 1):
+        for m in range(j, n + 1):
+            for i in range(m - 1, j - 2, -1):
+                w = width(i, m)
+                if w > max_em + EPS and m - i > 1:
+                    break
+                if best[j - 1][i] == inf:
+                    continue
+                slack = max(0.0, max_em - w)
+                cost = best[j - 1][i] + slack * slack
+                if j == n_lines and m == n and m - i == 1 and n > n_lines:
+                    cost += lone_penalty
+                if w > max_em + EPS:
+                    cost += 1e6 * (w - max_em + 1.0)  # a lone overlong piece: last resort
+                if cost < best[j][m]:
+                    best[j][m], parent[j][m] = cost, i
+    if best[n_lines][n] == inf:
+        raise ValueError("no breaking into that many lines")
+    lines: list[Line] = []
+    m = n
+    for j in range(n_lines, 0, -1):
+        i = parent[j][m]
+        lines.append(Line(tuple(pieces[i:m]), width(i, m)))
+        m = i
+    lines.reverse()
+    return lines
+
+
+def max_lines(box_h: float, size: float, metrics: Metrics) -> int:
+    """How many lines fit a box height at `size` (0 if not even one)."""
+    n = 0
+    while metrics.height(n + 1, size) <= box_h + EPS:
+        n += 1
+        if n > 10_000:
+            break
+    return n
+
+
+def fits(
+    words: Sequence[tuple[str, bool]],
+    measure: Measure,
+    box_w: float,
+    box_h: float,
+    size: int,
+    metrics: Metrics,
+    boundaries: Boundaries = _default_boundaries,
+) -> list[Piece] | None:
+    """The pieces if the words fit the box at `size`, else None."""
+    pieces = make_pieces(words, measure, box_w / size, boundaries)
+    if pieces is None:
+        return None
+    if metrics.height(count_lines(pieces, metrics.space, box_w / size), size) > box_h + EPS:
+        return None
+    return pieces
+
+
+def fit_text(
+    words: Sequence[tuple[str, bool]],
+    measure: Measure,
+    box_w: float,
+    box_h: float,
+    min_size: int,
+    max_size: int,
+    metrics: Metrics,
+    boundaries: Boundaries = _default_boundaries,
+) -> Fit:
+    """The largest integer size in [min_size, max_size] whose balanced wrap fits the box.
+
+    Raises DoesNotFit (with how many characters would fit) when even `min_size` overflows.
+    """
+    if min_size > max_size:
+        min_size = max_size
+    if fits(words, measure, box_w, box_h, min_size, metrics, boundaries) is None:
+        chars = chars_that_fit(words, measure, box_w, box_h, min_size, metrics, boundaries)
+        total = len(" ".join(w for w, _ in words))
+        raise DoesNotFit(min_size, chars, total)
+    lo, hi = min_size, max_size + 1  # fits(lo) is true; treat hi as not fitting
+    if fits(words, measure, box_w, box_h, max_size, metrics, boundaries) is not None:
+        lo = max_size
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(words, measure, box_w, box_h, mid, metrics, boundaries) is not None:
+            lo = mid
+        else:
+            hi = mid
+    size = lo
+    pieces = fits(words, measure, box_w, box_h, size, metrics, boundaries)
+    assert pieces is not None
+    max_em = box_w / size
+    k = count_lines(pieces, metrics.space, max_em)
+    lines = balance(pieces, metrics.space, max_em, k)
+    if (
+        len(lines) > 1
+        and len(lines[-1].pieces) == 1
+        and len(pieces) > k + 1
+        and metrics.height(k + 1, size) <= box_h + EPS
+    ):
+        # a lone last word that k lines cannot avoid; one more line may
+        more = balance(pieces, metrics.space, max_em, k + 1)
+        if len(more[-1].pieces) > 1:
+            lines = more
+    return Fit(size, tuple(lines))
+
+
+def chars_that_fit(
+    words: Sequence[tuple[str, bool]],
+    measure: Measure,
+    box_w: float,
+    box_h: float,
+    size: int,
+    metrics: Metrics,
+    boundaries: Boundaries = _default_boundaries,
+) -> int:
+    """How many characters of the text (its first words, spaces included) fit at `size`."""
+    lo, hi = 0, len(words)
+    while lo < hi:  # largest word count that fits
+        mid = (lo + hi + 1) // 2
+        if fits(words[:mid], measure, box_w, box_h, size, metrics, boundaries) is not None:
+            lo = mid
+        else:
+            hi = mid - 1
+    return len(" ".join(w for w, _ in words[:lo]))

@@ -1,0 +1,225 @@
+"""Setting text: tokens → a fitted block of positioned glyph runs.
+
+Glue between the pure layout (which only sees widths) and the fonts (which
+know glyphs). A Block is plain data — run texts, faces and positions relative
+to the block's top-left — so it is cached, and drawing it is only pasting the
+cached masks of its runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PIL import Image
+
+from pipeline.render import fonts, layout
+from pipeline.render.fonts import Chain, Face
+from pipeline.render.text import Direction, Style, Token, clusters, direction_of, visual_order
+
+Colour = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One run at its pen position (x) and baseline (y), relative to the block."""
+
+    text: str
+    face: Face
+    rtl: bool
+    x: float
+    y: int
+    style: Style
+
+
+@dataclass(frozen=True)
+class Block:
+    size: int
+    width: int  # the box width lines were aligned in
+    height: int  # ascent of the first line to descent of the last, px
+    baseline: int  # first baseline from the block top
+    lines: int
+    placed: tuple[Placed, ...]
+    ink: tuple[int, int, int, int]  # union of the runs' pixel boxes, relative to the block
+
+
+def _bounds(text: str) -> list[int]:
+    out, pos = [], 0
+    for cl in clusters(text):
+        pos += len(cl)
+        out.append(pos)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def styled_runs(
+    token: Token, start: int, end: int, faces: Chain, rtl: bool
+) -> tuple[tuple[fonts.Run, Style, bool], ...]:
+    """The runs of token[start:end] in logical order, each with its style and direction.
+
+    The closing quotation mark ("mark") is shaped on its own and never mirrored.
+    """
+    out: list[tuple[fonts.Run, Style, bool]] = []
+    pos = 0
+    for text, style in token.segments:
+        lo, hi = max(start, pos), min(end, pos + len(text))
+        if lo < hi:
+            for run in fonts.runs(text[lo - pos : hi - pos], faces):
+                out.append((run, style, rtl and style != "mark"))
+        pos += len(text)
+    return tuple(out)
+
+
+def _run_width(run: fonts.Run, rtl: bool) -> float:
+    return fonts.advance(run.text, run.face, rtl)
+
+
+def metrics_for(
+    tokens: tuple[Token, ...], faces: Chain, rtls: tuple[bool, ...], line_height: float
+) -> layout.Metrics:
+    """Space width, ink ascent/descent over the whole text, and line pitch, in em."""
+    ascent, descent = 0.5, 0.1
+    for token, rtl in zip(tokens, rtls, strict=True):
+        for run, _, r in styled_runs(token, 0, len(token.text), faces, rtl):
+            up, down = fonts.extent(run.text, run.face, r)
+            ascent, descent = max(ascent, up), max(descent, down)
+    space = fonts.advance(" ", faces[0], False) if fonts.covers(faces[0], " ") else 0.25
+    pitch = max(line_height, ascent + descent + 0.04)
+    return layout.Metrics(space=space, ascent=ascent, descent=descent, pitch=pitch)
+
+
+def _directions(
+    tokens: tuple[Token, ...], base: Direction
+) -> tuple[list[Direction | None], tuple[bool, ...]]:
+    dirs = [direction_of(t.text) for t in tokens]
+    rtls = tuple(d == "rtl" or (d is None and base == "rtl") for d in dirs)
+    return dirs, rtls
+
+
+@lru_cache(maxsize=64)
+def set_block(
+    tokens: tuple[Token, ...],
+    faces: Chain,
+    box_w: int,
+    box_h: int,
+    min_size: int,
+    max_size: int,
+    base: Direction = "ltr",
+    line_height: float = 1.2,
+    hang: str | None = None,
+) -> Block:
+    """Fit tokens into box_w × box_h at the largest size in [min_size, max_size].
+
+    Lines are left-aligned (right-aligned for a right-to-left base direction);
+    `hang` is an opening mark hung outside the box beside the first line.
+    Raises layout.DoesNotFit and fonts.MissingGlyph.
+    """
+    dirs, rtls = _directions(tokens, base)
+    for token, rtl in zip(tokens, rtls, strict=True):  # every glyph exists, or fail early
+        styled_runs(token, 0, len(token.text), faces, rtl)
+    if hang:
+        fonts.runs(hang, faces)
+
+    def measure(i: int, start: int, end: int) -> float:
+        return sum(_run_width(r, rtl) for r, _, rtl in styled_runs(tokens[i], start, end, faces, rtls[i]))
+
+    metrics = metrics_for(tokens, faces, rtls, line_height)
+    words = [(t.text, t.space_before) for t in tokens]
+    fit = layout.fit_text(words, measure, box_w, box_h, min_size, max_size, metrics, _bounds)
+    size = fit.size
+    first = round(metrics.ascent * size)
+    placed: list[Placed] = []
+    for li, line in enumerate(fit.lines):
+        y = first + round(li * metrics.pitch * size)
+        pieces = line.pieces
+        order = visual_order([dirs[p.token] for p in pieces], base)
+        x = 0.0 if base == "ltr" else box_w - line.width * size
+        prev: int | None = None
+        for j in order:
+            p = pieces[j]
+            if prev is not None:
+                later = max(j, prev)
+                joined = abs(j - prev) == 1 and not pieces[later].space_before
+                x += 0.0 if joined else metrics.space * size
+            seq = styled_runs(tokens[p.token], p.start, p.end, faces, rtls[p.token])
+            for run, style, rtl in reversed(seq) if rtls[p.token] else seq:
+                placed.append(Placed(run.text, run.face, rtl, x, y, style))
+                x += _run_width(run, rtl) * size
+            prev = j
+    if hang:
+        w = sum(_run_width(r, False) for r in fonts.runs(hang, faces)) * size
+        x = -w if base == "ltr" else float(box_w)
+        for run in fonts.runs(hang, faces):
+            placed.append(Placed(run.text, run.face, False, x, first, "mark"))
+            x += _run_width(run, False) * size
+    height = round(metrics.height(len(fit.lines), size))
+    return Block(size, box_w, height, first, len(fit.lines), tuple(placed), _ink(placed, size))
+
+
+def _ink(placed: list[Placed], size: int) -> tuple[int, int, int, int]:
+    boxes = [glyph_box(p, size) for p in placed]
+    if not boxes:
+        return (0, 0, 0, 0)
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def glyph_box(p: Placed, size: int) -> tuple[int, int, int, int]:
+    g = fonts.render(p.text, p.face, size, p.rtl)
+    x, y = round(p.x) + g.dx, p.y + g.dy
+    return (x, y, x + g.image.width, y + g.image.height)
+
+
+@lru_cache(maxsize=128)
+def set_line(
+    text: str, faces: Chain, size: int, tracking: float = 0.0, base: Direction = "ltr"
+) -> Block:
+    """One unbroken line at a fixed size; `tracking` (em) spaces letters apart (labels).
+
+    Tracking is applied per cluster, so use it only for scripts that do not join.
+    """
+    placed: list[Placed] = []
+    x = 0.0
+    if tracking:
+        for cl in clusters(text):
+            for run in fonts.runs(cl, faces):
+                placed.append(Placed(run.text, run.face, False, x, 0, "text"))
+                x += _run_width(run, False) * size
+            x += tracking * size
+        x -= tracking * size if placed else 0.0
+    else:
+        rtl = (direction_of(text) or base) == "rtl"
+        seq = fonts.runs(text, faces)
+        for run in reversed(seq) if rtl else seq:
+            placed.append(Placed(run.text, run.face, rtl, x, 0, "text"))
+            x += _run_width(run, rtl) * size
+    up = max((fonts.extent(p.text, p.face, p.rtl)[0] for p in placed), default=0.7)
+    down = max((fonts.extent(p.text, p.face, p.rtl)[1] for p in placed), default=0.2)
+    baseline = round(up * size)
+    moved = [Placed(p.text, p.face, p.rtl, p.x, baseline, p.style) for p in placed]
+    return Block(
+        size, round(x), baseline + round(down * size), baseline, 1, tuple(moved), _ink(moved, size)
+    )
+
+
+def draw_block(
+    target: Image.Image,
+    block: Block,
+    left: int,
+    top: int,
+    colours: dict[Style, Colour],
+) -> tuple[int, int, int, int]:
+    """Paste a block's runs with their colours; returns the pixel box drawn."""
+    for p in block.placed:
+        g = fonts.render(p.text, p.face, block.size, p.rtl)
+        x, y = left + round(p.x) + g.dx, top + p.y + g.dy
+        if g.image.mode == "RGBA":
+            target.paste(g.image, (x, y), g.image)
+        else:
+            target.paste(colours[p.style], (x, y, x + g.image.width, y + g.image.height), g.image)
+    l, t, r, b = block.ink
+    return (left + l, top + t, left + r, top + b)
