@@ -159,10 +159,18 @@ def copy_assets(site: Path, settings: Settings) -> str | None:
 
 
 def markdown(text: str) -> Markup:
-    """Commentary as HTML: raw HTML escaped, unsafe link schemes refused, no remote images."""
+    """Commentary as HTML: raw HTML escaped, unsafe link schemes refused, and images shown
+    as their alt text (a remote image would be a request to elsewhere)."""
     from markdown_it import MarkdownIt
+    from markdown_it.common.utils import escapeHtml
 
-    md = MarkdownIt("commonmark", {"html": False}).disable("image")
+    md = MarkdownIt("commonmark", {"html": False})
+
+    def image_as_text(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        alt = self.renderInlineAsText(tokens[idx].children or [], options, env)
+        return str(escapeHtml(alt))
+
+    md.add_render_rule("image", image_as_text)
     return Markup(md.render(text))
 
 

@@ -31,13 +31,17 @@ def run_checks(settings: Settings, render: bool = True) -> CheckResult:
             if name not in settings.targets:
                 known = ", ".join(settings.targets)
                 result.problems.append(
-                    Problem(item.path, None, "targets", f"no target named {name!r}; use one of {known}")
+                    Problem(
+                        item.path, None, "targets", f"no target named {name!r}; use one of {known}"
+                    )
                 )
                 bad = True
         if item.theme and item.theme not in settings.themes:
             known = ", ".join(settings.themes)
             result.problems.append(
-                Problem(item.path, None, "theme", f"no theme named {item.theme!r}; use one of {known}")
+                Problem(
+                    item.path, None, "theme", f"no theme named {item.theme!r}; use one of {known}"
+                )
             )
             continue
         targets = [t for t in (item.targets or settings.enabled_targets()) if t in settings.targets]
@@ -51,7 +55,9 @@ def run_checks(settings: Settings, render: bool = True) -> CheckResult:
                 try:
                     render_card(item, theme, fmt_name, fmt, settings.brand, settings.base_dir)
                 except QuotecastError as exc:
-                    result.problems.append(Problem(item.path, None, f"quote ({fmt_name})", str(exc)))
+                    result.problems.append(
+                        Problem(item.path, None, f"quote ({fmt_name})", str(exc))
+                    )
                     bad = True
             try:
                 publisher_class(conf.network)

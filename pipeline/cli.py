@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -133,7 +132,9 @@ def init(ctx: Ctx, force_example: bool) -> None:
     else:
         queue.mkdir(parents=True)
         click.echo(f"created {queue}/")
-    click.echo("next: put secrets in .env (see README), drop a quote in queue/, run `quotecast check`")
+    click.echo(
+        "next: put secrets in .env (see README), drop a quote in queue/, run `quotecast check`"
+    )
 
 
 @cli.command()
@@ -435,9 +436,8 @@ def render(
     from rich.console import Console
     from rich.progress import Progress
 
-    from pipeline.render.preview import Job
+    from pipeline.render.preview import Job, render_previews
     from pipeline.render.preview import plan as plan_cards
-    from pipeline.render.preview import render_previews
 
     s = ctx.settings
     jobs, failed = plan_cards(s, slugs, formats, theme)

@@ -420,7 +420,8 @@ def _cross_check(s: Settings, path: Path | None) -> None:
         if t.network not in REGISTRY:
             known = ", ".join(sorted(REGISTRY))
             raise ConfigError(
-                f"{where}: targets.{name}.network: unknown network {t.network!r}; use one of {known}"
+                f"{where}: targets.{name}.network: unknown network {t.network!r}; "
+                f"use one of {known}"
             )
         if t.format not in s.formats:
             known = ", ".join(sorted(s.formats))

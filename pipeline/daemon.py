@@ -515,6 +515,8 @@ def serve(settings: Settings, log_format: str = "text", verbose: int = 0) -> int
     configure(level=level, fmt=log_format, extra_secrets=list(settings.notify), stream=sys.stdout)
     if verbose < 2:  # APScheduler's own lines would double every event; misses are ours
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    if verbose < 1:  # adapters' own "posted" lines repeat the runner's one line per post
+        logging.getLogger("pipeline.publishers").setLevel(logging.WARNING)
     daemon = Daemon(settings)
     code = daemon.run()
     if code != 0:  # a pass is stuck past stop_timeout: do not wait for its thread

@@ -9,8 +9,8 @@ do. Files are only ever read here, never moved, rewritten or deleted.
 from __future__ import annotations
 
 import csv
-import os
 import json
+import os
 import re
 import tomllib
 import unicodedata
@@ -121,7 +121,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else f"{self.path}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 @dataclass
@@ -146,7 +148,9 @@ def _split_front_matter(text: str, path: Path) -> tuple[str, str, str, int]:
     """Return (syntax, front matter, body, line offset of the front matter)."""
     lines = text.splitlines(keepends=True)
     if not lines:
-        raise ItemError([Problem(path, 1, None, "empty file; add front matter with quote and author")])
+        raise ItemError(
+            [Problem(path, 1, None, "empty file; add front matter with quote and author")]
+        )
     fence = lines[0].strip()
     if fence not in ("+++", "---"):
         raise ItemError(
@@ -197,7 +201,9 @@ def _parse_yaml(text: str, path: Path, offset: int) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ItemError([Problem(path, offset + 1, None, "front matter must be a mapping of fields")])
+        raise ItemError(
+            [Problem(path, offset + 1, None, "front matter must be a mapping of fields")]
+        )
     return data
 
 
@@ -294,8 +300,8 @@ def parse_item(path: Path, queue_dir: Path, tz: ZoneInfo, check_image: bool = Tr
                 msg = "required field is missing; add it"
             elif err["type"] == "string_too_short":
                 msg = "must not be empty"
-            line = _field_line(front, name, offset) if name else None
-            problems.append(Problem(path, line, name, msg))
+            at = _field_line(front, name, offset) if name else None
+            problems.append(Problem(path, at, name, msg))
         raise ItemError(problems) from None
 
     publish_at = fields.publish_at
@@ -304,7 +310,9 @@ def parse_item(path: Path, queue_dir: Path, tz: ZoneInfo, check_image: bool = Tr
 
     image = None
     if fields.image:
-        image = _check_image(fields.image, path, queue_dir, _field_line(front, "image", offset), check_image)
+        image = _check_image(
+            fields.image, path, queue_dir, _field_line(front, "image", offset), check_image
+        )
 
     return Item(
         slug=slug,
@@ -343,9 +351,13 @@ def _check_image(value: str, path: Path, queue_dir: Path, line: int | None, veri
             ]
         )
     if not candidate.is_file():
-        raise ItemError([Problem(path, line, "image", f"{value!r} does not exist in the queue folder")])
+        raise ItemError(
+            [Problem(path, line, "image", f"{value!r} does not exist in the queue folder")]
+        )
     if candidate.stat().st_size > MAX_IMAGE_BYTES:
-        raise ItemError([Problem(path, line, "image", f"{value!r} is larger than 20 MB; resize it")])
+        raise ItemError(
+            [Problem(path, line, "image", f"{value!r} is larger than 20 MB; resize it")]
+        )
     if verify:
         import warnings
 
@@ -360,11 +372,19 @@ def _check_image(value: str, path: Path, queue_dir: Path, line: int | None, veri
                     im.verify()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ItemError(
-                [Problem(path, line, "image", f"{value!r} has too many pixels; resize it below 40 MP")]
+                [
+                    Problem(
+                        path, line, "image", f"{value!r} has too many pixels; resize it below 40 MP"
+                    )
+                ]
             ) from None
         except Exception:
             raise ItemError(
-                [Problem(path, line, "image", f"{value!r} is not a readable PNG, JPEG, WebP or GIF")]
+                [
+                    Problem(
+                        path, line, "image", f"{value!r} is not a readable PNG, JPEG, WebP or GIF"
+                    )
+                ]
             ) from None
     return candidate
 
@@ -450,7 +470,9 @@ def to_toml(fields: dict[str, Any]) -> str:
 
 def validate_fields(fields: dict[str, Any], where: Path) -> ItemFields:
     """Validate fields before writing them, so `add` and `import` never write a bad file."""
-    cleaned = {k: _clean_text(v, where, None, k) for k, v in fields.items() if v not in (None, "", [])}
+    cleaned = {
+        k: _clean_text(v, where, None, k) for k, v in fields.items() if v not in (None, "", [])
+    }
     try:
         return ItemFields.model_validate(cleaned)
     except ValidationError as exc:
@@ -527,7 +549,9 @@ def import_csv(csv_path: Path, queue_dir: Path, tz: ZoneInfo) -> ImportReport:
     try:
         text = csv_path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ItemError([Problem(csv_path, None, None, "not UTF-8; export the CSV as UTF-8")]) from None
+        raise ItemError(
+            [Problem(csv_path, None, None, "not UTF-8; export the CSV as UTF-8")]
+        ) from None
     reader = csv.DictReader(text.splitlines())
     existing = {(i.author, i.quote): i.path for i in load_queue(queue_dir, tz, False).items}
     for rowno, row in enumerate(reader, start=2):
@@ -542,7 +566,10 @@ def import_csv(csv_path: Path, queue_dir: Path, tz: ZoneInfo) -> ImportReport:
         except ValueError as exc:
             report.refused.append((rowno, str(exc)))
             continue
-        key = (unicodedata.normalize("NFC", parsed.author), unicodedata.normalize("NFC", parsed.quote))
+        key = (
+            unicodedata.normalize("NFC", parsed.author),
+            unicodedata.normalize("NFC", parsed.quote),
+        )
         if key in existing:
             report.existing.append((rowno, existing[key]))
             continue

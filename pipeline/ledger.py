@@ -623,9 +623,7 @@ class Ledger:
             )
         return PostRow.from_mapping(m) if m else None
 
-    def rows(
-        self, states: Sequence[str] | None = None, slug: str | None = None
-    ) -> list[PostRow]:
+    def rows(self, states: Sequence[str] | None = None, slug: str | None = None) -> list[PostRow]:
         q = select(posts).order_by(posts.c.slug, posts.c.target)
         if states:
             q = q.where(posts.c.state.in_(tuple(states)))
@@ -654,7 +652,9 @@ class Ledger:
         yield from sorted(rows, key=lambda r: r.posted_at or r.updated_at, reverse=True)
 
     # -- heartbeat -------------------------------------------------------------------
-    def beat(self, name: str, owner: str, info: dict[str, Any], now: datetime | None = None) -> None:
+    def beat(
+        self, name: str, owner: str, info: dict[str, Any], now: datetime | None = None
+    ) -> None:
         now_s = iso(now or utcnow())
         with self.engine.begin() as conn:
             res = conn.execute(

@@ -34,7 +34,9 @@ def print_pass_report(report: PassReport, s: Settings, dry_run: bool = False) ->
         if o.result == "posted":
             console.print(f"[green]posted[/green]  {o.slug} → {o.target}  {o.url or ''}")
         elif o.result == "dry-run":
-            console.print(f"[cyan]would post[/cyan] {o.slug} → {o.target}  card {_rel(o.card_path)}")
+            console.print(
+                f"[cyan]would post[/cyan] {o.slug} → {o.target}  card {_rel(o.card_path)}"
+            )
         elif o.result == "skipped":
             console.print(f"[yellow]skipped[/yellow] {o.slug} → {o.target}: {o.error}")
         else:
@@ -161,9 +163,13 @@ def print_status(data: dict[str, Any]) -> None:
     table.add_column("url / error", overflow="fold")
     for e in data["posts"]:
         colour = _COLOURS.get(e["state"], "white")
-        when = _when(e.get("posted_at") or (e.get("updated_at") if e["state"] != "pending" else None))
-        detail = _show_url(e["url"]) if e.get("url") else e.get("error") or (
-            f"at {e['publish_at']}" if e.get("publish_at") else ""
+        when = _when(
+            e.get("posted_at") or (e.get("updated_at") if e["state"] != "pending" else None)
+        )
+        detail = (
+            _show_url(e["url"])
+            if e.get("url")
+            else e.get("error") or (f"at {e['publish_at']}" if e.get("publish_at") else "")
         )
         table.add_row(e["item"], e["target"], f"[{colour}]{e['state']}[/{colour}]", when, detail)
     console.print(table)

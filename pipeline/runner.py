@@ -26,8 +26,8 @@ from pipeline.publishers.base import (
     AmbiguousError,
     AuthError,
     DuplicateError,
-    PublishError,
     Publisher,
+    PublishError,
     TargetContext,
     TransientError,
 )
@@ -211,8 +211,12 @@ class Runner:
                 if self.stop.is_set():
                     return report
                 row = self.ledger.get(item.slug, target) if self.ledger else None
-                if row is not None and row.state != "pending" and not (
-                    row.state == "claimed" and row.lease_until and row.lease_until < utcnow()
+                if (
+                    row is not None
+                    and row.state != "pending"
+                    and not (
+                        row.state == "claimed" and row.lease_until and row.lease_until < utcnow()
+                    )
                 ):
                     if row.state == "posted":
                         report.already_posted += 1
@@ -224,7 +228,11 @@ class Runner:
                     continue
                 outcome = self._one(item, target, dry_run)
                 report.outcomes.append(outcome)
-                if outcome.result == "failed" and outcome.error and outcome.error.startswith("auth"):
+                if (
+                    outcome.result == "failed"
+                    and outcome.error
+                    and outcome.error.startswith("auth")
+                ):
                     blocked[target] = outcome.error
         return report
 
@@ -341,7 +349,9 @@ class Runner:
         assert self.ledger is not None
         outcomes: list[Outcome] = []
         items = scan.by_slug()
-        for row in self.ledger.take_expired_sending(self.owner, self.settings.publish.lease_seconds):
+        for row in self.ledger.take_expired_sending(
+            self.owner, self.settings.publish.lease_seconds
+        ):
             outcomes.append(self._reconcile_row(row, items.get(row.slug)))
         return outcomes
 
@@ -373,13 +383,17 @@ class Runner:
                 found.posted_at,
                 outcome="reconciled",
             )
-            log.info("%s → %s: reconciled: found on the network %s", row.slug, row.target, found.url)
+            log.info(
+                "%s → %s: reconciled: found on the network %s", row.slug, row.target, found.url
+            )
             return Outcome(row.slug, row.target, "posted", url=found.url)
         if pub.find_is_authoritative or pub.retry_is_idempotent:
             self.ledger.release(
                 row.slug, row.target, self.owner, "previous send did not arrive; sending again"
             )
-            log.info("%s → %s: reconciled: not on the network, will send again", row.slug, row.target)
+            log.info(
+                "%s → %s: reconciled: not on the network, will send again", row.slug, row.target
+            )
             return Outcome(row.slug, row.target, "skipped", error="released for another attempt")
         msg = (
             "unknown: was sending when its process died and the network cannot tell whether it "

@@ -106,3 +106,17 @@ def bare_project(tmp_path: Path) -> Iterator[Project]:
     p = Project(root)
     p.write_config(MINIMAL_CONFIG)
     yield p
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures logging globally; in-process CLI runs must not leak that."""
+    import logging
+
+    names = ["", "urllib3", "requests_oauthlib", "oauthlib", "httpx", "httpcore", "PIL"]
+    saved = {n: logging.getLogger(n).level for n in names}
+    handlers = logging.getLogger().handlers[:]
+    yield
+    for n, level in saved.items():
+        logging.getLogger(n).setLevel(level)
+    logging.getLogger().handlers[:] = handlers

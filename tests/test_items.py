@@ -33,7 +33,9 @@ def test_example_queue_is_valid_and_holds_the_seed_quote(project: Project) -> No
 
 
 def test_toml_md_and_yaml_md_items(bare_project: Project) -> None:
-    bare_project.add_item("a.toml", 'quote = "Q1"\nauthor = "A"\npublish_at = 2026-12-01T09:00:00\n')
+    bare_project.add_item(
+        "a.toml", 'quote = "Q1"\nauthor = "A"\npublish_at = 2026-12-01T09:00:00\n'
+    )
     bare_project.add_item("b.md", '+++\nquote = "Q2"\nauthor = "B"\n+++\nBody *text*.\n')
     bare_project.add_item("c.md", "---\nquote: Q3\nauthor: C\ntags: [x, y]\n---\n")
     scan = load_queue(bare_project.queue, LONDON)

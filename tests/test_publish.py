@@ -113,7 +113,9 @@ def test_resolve_and_retry_commands(project: Project) -> None:
     )
     db.commit()
     r = project.cli("status")
-    assert "needs you" in r.output and "quotecast resolve drucker-culture-strategy outbox" in r.output
+    assert (
+        "needs you" in r.output and "quotecast resolve drucker-culture-strategy outbox" in r.output
+    )
     r = project.cli("resolve", "drucker-culture-strategy", "outbox")
     assert r.exit_code == 1 and "exactly one of --posted URL or --not-posted" in r.output
     r = project.cli("resolve", "drucker-culture-strategy", "outbox", "--posted", "https://e.com/1")

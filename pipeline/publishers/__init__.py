@@ -25,6 +25,7 @@ def publisher_class(network: str) -> type[Publisher]:
         known = ", ".join(sorted(REGISTRY))
         raise ValueError(f"unknown network {network!r}; known networks: {known}") from None
     module_name, _, cls_name = spec.partition(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    assert issubclass(cls, Publisher)
+    cls: type[Publisher] = getattr(importlib.import_module(module_name), cls_name)
+    if not (isinstance(cls, type) and issubclass(cls, Publisher)):
+        raise TypeError(f"{spec} is not a Publisher")
     return cls

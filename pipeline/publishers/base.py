@@ -132,5 +132,5 @@ class Publisher(ABC):
         """Look for this post on the network; None when not found or not supported."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most publishers hold nothing
         """Release sessions and connections."""

@@ -59,7 +59,9 @@ class OutboxPublisher(Publisher):
         # the image first: a JSON file present means the post is complete
         atomic_write(image_path, post.card.data)
         atomic_write(meta_path, json.dumps(record, indent=2, ensure_ascii=False).encode() + b"\n")
-        return Receipt(remote_id=f"outbox:{post.target}/{post.slug}", url=meta_path.as_uri(), posted_at=now)
+        return Receipt(
+            remote_id=f"outbox:{post.target}/{post.slug}", url=meta_path.as_uri(), posted_at=now
+        )
 
     def find(self, post: Post) -> Receipt | None:
         meta_path, _ = self._paths(post)

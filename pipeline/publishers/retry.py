@@ -12,8 +12,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
-from tenacity import stop_after_delay
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+)
 
 from pipeline.config import PublishSettings
 from pipeline.publishers.base import PublishError, RateLimitedError, TransientError
@@ -33,8 +38,10 @@ class RetryPolicy:
         s = self.settings
         if isinstance(error, RateLimitedError) and error.retry_after is not None:
             # the network said when; add a little jitter so workers do not stampede
-            return min(max(error.retry_after, 0.0) + self.rng.uniform(0, 0.1 * s.backoff_initial + 0.05),
-                       s.max_total_seconds)
+            return min(
+                max(error.retry_after, 0.0) + self.rng.uniform(0, 0.1 * s.backoff_initial + 0.05),
+                s.max_total_seconds,
+            )
         ceiling = min(s.backoff_max, s.backoff_initial * (2 ** (attempt - 1)))
         return self.rng.uniform(ceiling / 2, ceiling)  # "equal jitter"
 

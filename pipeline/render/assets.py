@@ -38,9 +38,11 @@ def _stamp(path: Path) -> tuple[str, int, int]:
 
 def _open_rgb(path: Path) -> Image.Image:
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            return im.convert("RGBA").convert("RGB") if im.mode in ("P", "LA") else im.convert("RGB")
+        with Image.open(path) as raw:
+            im = ImageOps.exif_transpose(raw)
+            if im.mode in ("P", "LA", "PA"):
+                im = im.convert("RGBA")
+            return im.convert("RGB")
     except (OSError, Image.DecompressionBombError) as exc:
         raise AssetError(f"{path} is not a readable image ({exc})") from None
 
@@ -58,7 +60,8 @@ def gradient(size: tuple[int, int], colours: tuple[Colour, Colour], angle: float
     mask = ramp.transform(
         (w, h), Image.Transform.AFFINE, (k * sx, k * sy, c, 0, 0, 0), Image.Resampling.BILINEAR
     )
-    return Image.composite(Image.new("RGB", size, colours[1]), Image.new("RGB", size, colours[0]), mask)
+    start, end = Image.new("RGB", size, colours[0]), Image.new("RGB", size, colours[1])
+    return Image.composite(end, start, mask)
 
 
 @lru_cache(maxsize=8)

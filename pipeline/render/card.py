@@ -13,6 +13,7 @@ format, so a new format needs only its dimensions.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from pipeline.render.typeset import Block, Colour, draw_block, set_block, set_li
 
 RENDERER_VERSION = "1.0"
 QUOTE_OPSZ = 48
+MIN_MEASURE_EM = 6.5
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom
 
@@ -60,6 +62,7 @@ class Composition:
     quote_box: Box  # the region the quote (with its hanging mark) may occupy
     quote_size: int
     quote_lines: int
+    quote_sizes: tuple[int, int]  # the [min, max] px range the size was searched in
     drawn: dict[str, Box] = field(default_factory=dict)
     layers: dict[str, Image.Image] = field(default_factory=dict)
 
@@ -207,7 +210,7 @@ def _glyph_error(where: str, exc: MissingGlyph) -> RenderError:
 
 
 def _set_limited(
-    tokens: list[Token],
+    tokens: Sequence[Token],
     face: Face,
     text: str,
     width: int,
@@ -273,7 +276,11 @@ def _compose(
     fr = _frame(fmt)
     u = fr.unit
     faces = _faces(theme)
-    text_c, accent_c, muted_c = rgb(theme.text_color), rgb(theme.accent_color), rgb(theme.muted_color)
+    text_c, accent_c, muted_c = (
+        rgb(theme.text_color),
+        rgb(theme.accent_color),
+        rgb(theme.muted_color),
+    )
     canvas = assets.background(theme.background, (fr.width, fr.height), base_dir).copy()
     paint = _Painter(canvas, layered)
 
@@ -309,7 +316,11 @@ def _compose(
         y = fr.top if at_top else fr.bottom - logo_img.height
         paint.picture("logo", logo_img, x, y)
     if handle is not None:
-        hx = fr.right - handle.width if (logo_img is not None and not at_top and at_left) else fr.left
+        hx = (
+            fr.right - handle.width
+            if (logo_img is not None and not at_top and at_left)
+            else fr.left
+        )
         hy = fr.bottom - handle.height
         if logo_img is not None and not at_top:
             hy = fr.bottom - (footer_h + handle.height) // 2
@@ -335,15 +346,27 @@ def _compose(
     text_w = content_w - photo_d - photo_gap
     try:
         author = _set_limited(
-            tokenize(smarten(item.author)), faces.author, item.author, text_w,
-            round(36 * u), 2, base, 1.15,
+            tokenize(smarten(item.author)),
+            faces.author,
+            item.author,
+            text_w,
+            round(36 * u),
+            2,
+            base,
+            1.15,
         )
     except MissingGlyph as exc:
         raise _glyph_error("author", exc) from None
     try:
         role = _set_limited(
-            tokenize(smarten(item.role or "")), faces.role, item.role or "", text_w,
-            round(27 * u), 2, base, 1.3,
+            tokenize(smarten(item.role or "")),
+            faces.role,
+            item.role or "",
+            text_w,
+            round(27 * u),
+            2,
+            base,
+            1.3,
         )
     except MissingGlyph as exc:
         raise _glyph_error("role", exc) from None
@@ -362,7 +385,8 @@ def _compose(
     except MissingGlyph as exc:
         raise _glyph_error("quote font", exc) from None
     smin = max(8, round(theme.quote_size_min * u))
-    smax = max(smin, round(theme.quote_size_max * u))
+    # never so large that a line holds fewer than MIN_MEASURE_EM (about a dozen letters)
+    smax = max(smin, min(round(theme.quote_size_max * u), int(content_w / MIN_MEASURE_EM)))
     hang = math.ceil(hang_em * smax) + round(6 * u)
     q_top = mid_top + label_h + gap_label
     q_bottom = mid_bottom - attr_h - gap_attr
@@ -397,8 +421,13 @@ def _compose(
             and (ink_l >= -hang if base == "ltr" else ink_l >= 0)
             and (ink_r <= content_w if base == "ltr" else ink_r <= content_w + hang)
         )
-        if inside or quote.size <= smin:
+        if inside:
             break
+        if quote.size <= smin:
+            raise RenderError(
+                f"the quote does not fit the {fr.width}×{fr.height} format even at the theme's "
+                f"minimum size ({smin} px); shorten the quote or lower quote_size_min"
+            )
         top_size = quote.size - 1  # the glyphs' real ink overhangs: one size smaller
 
     # -- place the group (label, quote, attribution) a little above the middle
@@ -406,10 +435,16 @@ def _compose(
     y = mid_top + max(0, round(free * 0.45))
     rtl = base == "rtl"
     if label:
-        paint.block("label", label, fr.right - label.width if rtl else fr.left, y, {"text": accent_c})
+        paint.block(
+            "label", label, fr.right - label.width if rtl else fr.left, y, {"text": accent_c}
+        )
         y += label_h + gap_label
     paint.block(
-        "quote", quote, fr.left, y - min(0, ink_t), {"text": text_c, "emph": accent_c, "mark": accent_c}
+        "quote",
+        quote,
+        fr.left,
+        y - min(0, ink_t),
+        {"text": text_c, "emph": accent_c, "mark": accent_c},
     )
     y += q_h + gap_attr
     if photo_d and item.image is not None:
@@ -425,7 +460,9 @@ def _compose(
         paint.block("attribution", author, tx, ty, {"text": text_c, "emph": text_c, "mark": text_c})
         ty += author.height + role_gap
     if role:
-        paint.block("attribution", role, tx, ty, {"text": muted_c, "emph": muted_c, "mark": muted_c})
+        paint.block(
+            "attribution", role, tx, ty, {"text": muted_c, "emph": muted_c, "mark": muted_c}
+        )
 
     image = paint.finish()
     return Composition(
@@ -434,6 +471,7 @@ def _compose(
         quote_box=quote_box,
         quote_size=quote.size,
         quote_lines=quote.lines,
+        quote_sizes=(smin, smax),
         drawn=paint.drawn,
         layers=paint.layers,
     )

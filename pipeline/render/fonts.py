@@ -11,6 +11,7 @@ rendered masks — which is what makes rendering many cards cheap.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -106,7 +107,8 @@ def _pin_axes(font: ImageFont.FreeTypeFont, face: Face, size: int) -> None:
     for axis in axes:
         raw = axis["name"]
         name = (raw.decode() if isinstance(raw, bytes) else str(raw)).lower()
-        lo, hi, default = axis["minimum"], axis["maximum"], axis["default"]
+        lo, hi = float(axis["minimum"] or 0), float(axis["maximum"] or 0)
+        default = float(axis["default"] or 0)
         if name == "weight" and face.weight is not None:
             value: float = face.weight
         elif name == "optical size":
@@ -238,12 +240,16 @@ def width(text: str, faces: Chain, rtl: bool = False) -> float:
     return sum(advance(r.text, r.face, rtl) for r in runs(text, faces))
 
 
+def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    return (math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3]))
+
+
 @lru_cache(maxsize=768)
 def render(text: str, face: Face, size: int, rtl: bool) -> Glyphs:
     """The run drawn once at `size`; pasting it is far cheaper than drawing again."""
     if face.is_emoji:
         font = load(face, EMOJI_PX)
-        left, top, right, bottom = font.getbbox(text, anchor="ls")
+        left, top, right, bottom = _int_box(font.getbbox(text, anchor="ls"))
         big = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)))
         ImageDraw.Draw(big).text((-left, -top), text, font=font, embedded_color=True, anchor="ls")
         k = size * EMOJI_SCALE / EMOJI_PX
@@ -251,7 +257,7 @@ def render(text: str, face: Face, size: int, rtl: bool) -> Glyphs:
         return Glyphs(big.resize((w, h), Image.Resampling.LANCZOS), round(left * k), round(top * k))
     font = load(face, size)
     direction = _direction(rtl)
-    left, top, right, bottom = font.getbbox(text, anchor="ls", direction=direction)
+    left, top, right, bottom = _int_box(font.getbbox(text, anchor="ls", direction=direction))
     mask = Image.new("L", (max(1, right - left), max(1, bottom - top)))
     ImageDraw.Draw(mask).text(
         (-left, -top), text, font=font, fill=255, anchor="ls", direction=direction

@@ -1,8 +1,9 @@
 """Pure text fitting: balanced line breaks and the largest size that fits a box.
 
-Fonts never appear here. The caller passes `measure(word, start, end) -> advance in em`
-of a slice of one word (its width at a 1 px size); raqm advances scale
-linearly with size, so the width at size s is `s * measure(...)`. That keeps this module deterministic, fast
+Fonts never appear here. The caller passes `measure(word, start, end)`, the
+advance in em of a slice of one word (its width at a 1 px size); raqm advances
+scale linearly with size, so the width at size s is `s * measure(...)`. That
+keeps this module deterministic, fast
 (each word is measured once, whatever the size) and property-testable with a
 fake measure.
 

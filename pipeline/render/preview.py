@@ -25,7 +25,8 @@ from pipeline.render.typeset import draw_block, set_line
 SHEET_NAME = "contact-sheet.png"
 THUMB_HEIGHT = 420
 _SHEET_BG = (38, 40, 44)
-_SHEET_TEXT = (200, 204, 210)
+_SHEET_TEXT = (170, 176, 184)
+_SHEET_HEAD = (235, 238, 242)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ def plan(
             elif slug in problems:
                 failed.append((slug, None, "; ".join(problems[slug])))
             else:
-                failed.append((slug, None, f"no queue item named {slug!r} in {settings.queue_path}"))
+                failed.append(
+                    (slug, None, f"no queue item named {slug!r} in {settings.queue_path}")
+                )
     else:
         items = scan.items
         failed.extend((slug, None, "; ".join(msgs)) for slug, msgs in problems.items())
@@ -112,7 +115,12 @@ def render_previews(
         fmt = settings.formats[job.fmt]
         try:
             rendered = render_card(
-                job.item, settings.themes[job.theme], job.fmt, fmt, settings.brand, settings.base_dir
+                job.item,
+                settings.themes[job.theme],
+                job.fmt,
+                fmt,
+                settings.brand,
+                settings.base_dir,
             )
         except QuotecastError as exc:
             report.failed.append((job.item.slug, job.fmt, str(exc)))
@@ -137,29 +145,37 @@ def contact_sheet(cards: Sequence[tuple[str, str, Path]], out: Path) -> Path:
     rows: dict[str, list[tuple[str, Path]]] = {}
     for slug, fmt, path in cards:
         rows.setdefault(slug, []).append((fmt, path))
-    pad, caption = 28, 40
+    pad, head, caption = 28, 44, 36
     face = Face("Inter-Variable.ttf", 0, 500, 20)
-    thumbs: list[list[tuple[str, Image.Image]]] = []
+    thumbs: list[tuple[str, list[tuple[str, Image.Image]]]] = []
     for slug, entries in rows.items():
         row = []
         for fmt, path in entries:
             with Image.open(path) as im:
                 w = round(im.width * THUMB_HEIGHT / im.height)
-                row.append((f"{slug} · {fmt}", im.convert("RGB").resize((w, THUMB_HEIGHT))))
-        thumbs.append(row)
-    width = pad + max(sum(t.width + pad for _, t in row) for row in thumbs)
-    height = pad + len(thumbs) * (THUMB_HEIGHT + caption + pad)
+                row.append(
+                    (fmt, im.convert("RGB").resize((w, THUMB_HEIGHT), Image.Resampling.LANCZOS))
+                )
+        thumbs.append((slug, row))
+    width = pad + max(sum(t.width + pad for _, t in row) for _, row in thumbs)
+    height = pad + len(thumbs) * (head + THUMB_HEIGHT + caption + pad)
     sheet = Image.new("RGB", (width, height), _SHEET_BG)
     y = pad
-    for row in thumbs:
+    for slug, row in thumbs:
+        draw_block(sheet, set_line(slug, chain(face), 22), pad, y, {"text": _SHEET_HEAD})
+        y += head
         x = pad
-        for label, thumb in row:
+        for fmt, thumb in row:
             sheet.paste(thumb, (x, y))
-            block = set_line(label, chain(face), 18)
-            draw_block(sheet, block, x, y + THUMB_HEIGHT + 10, {"text": _SHEET_TEXT})
+            draw_block(
+                sheet,
+                set_line(fmt, chain(face), 17),
+                x,
+                y + THUMB_HEIGHT + 10,
+                {"text": _SHEET_TEXT},
+            )
             x += thumb.width + pad
         y += THUMB_HEIGHT + caption + pad
     data, _ = encode(sheet, "png")
     atomic_write(out, data)
     return out
-

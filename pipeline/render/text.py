@@ -18,7 +18,9 @@ _OPEN_QUOTES = "\"“„«‘'"
 _CLOSE_QUOTES = "\"”“»’'"
 _OPENERS_BEFORE = " \t\n([{—–/-\u00a0"
 # CJK punctuation that must not start a line / must not end one (kinsoku)
-_NO_LINE_START = set("、。，．・：；？！）〕］｝〉》」』】〙〗〟’”｠»ー…‥々〻ぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶ%,.!?:;)]")
+_NO_LINE_START = set(
+    "、。，．・：；？！）〕］｝〉》」』】〙〗〟’”｠»ー…‥々〻ぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶ%,.!?:;)]"
+)
 _NO_LINE_END = set("（〔［｛〈《「『【〘〖〝‘“｟«([")
 _EMPHASIS = re.compile(r"\*(?=\S)(.+?)(?<=\S)\*")
 _URLISH = re.compile(r"(://|www\.|\S+@\S+\.\S)")
@@ -49,14 +51,19 @@ def strip_outer_quotes(text: str) -> str:
     t = text.strip()
     if len(t) >= 2 and t[0] in _OPEN_QUOTES and t[-1] in _CLOSE_QUOTES:
         inner = t[1:-1]
-        if not any(ch in inner for ch in "\"“”„«»"):
+        if not any(ch in inner for ch in '"“”„«»'):
             return inner.strip()
     return t
 
 
 def _smarten_word(word: str, before: str) -> str:
     if _URLISH.search(word):
-        return word
+        return word  # links and addresses are quoted verbatim
+    if word == "-":
+        return "–"  # a spaced hyphen is an en dash
+    word = re.sub(r"(?<!-)---?(?!-)", "—", word)
+    word = re.sub(r"(?<=\d)-(?=\d)", "–", word)
+    word = re.sub(r"(?<!\.)\.\.\.(?!\.)", "…", word)
     out: list[str] = []
     prev = before
     for i, ch in enumerate(word):
@@ -64,25 +71,21 @@ def _smarten_word(word: str, before: str) -> str:
         if ch == '"':
             ch = "“" if prev in _OPENERS_BEFORE else "”"
         elif ch == "'":
-            if prev in _OPENERS_BEFORE and not nxt.isdigit():
-                ch = "‘"
-            else:
-                ch = "’"  # apostrophe, closing single quote, or '90s
+            # an opening single quote, else an apostrophe / closing quote ('90s too)
+            ch = "‘" if prev in _OPENERS_BEFORE and not nxt.isdigit() else "’"
         out.append(ch)
         prev = ch
     return "".join(out)
 
 
+@lru_cache(maxsize=1024)
 def smarten(text: str) -> str:
     """Curly quotes and apostrophes, en/em dashes and ellipses, as a typesetter would."""
     text = re.sub(r"\s+", " ", text).strip()
-    text = re.sub(r"(?<!-)---?(?!-)", "—", text)
-    text = text.replace(" - ", " – ")
-    text = re.sub(r"(?<=\d)-(?=\d)", "–", text)
-    text = re.sub(r"(?<!\.)\.\.\.(?!\.)", "…", text)
     return " ".join(_smarten_word(w, " ") for w in text.split(" "))
 
 
+@lru_cache(maxsize=1024)
 def plain(text: str) -> str:
     """The quote as words only: typography applied, emphasis asterisks removed (alt text)."""
     return _EMPHASIS.sub(r"\1", smarten(strip_outer_quotes(text)))
@@ -205,6 +208,7 @@ def is_cjk(ch: str) -> bool:
     )
 
 
+@lru_cache(maxsize=1024)
 def cjk_face(text: str) -> str:
     """Which CJK face suits the text: Japanese with kana, Korean with Hangul, else Chinese."""
     if any(0x3040 <= ord(c) <= 0x30FF for c in text):
@@ -282,6 +286,7 @@ def _glue_dashes(tokens: list[Token]) -> list[Token]:
     return out
 
 
+@lru_cache(maxsize=1024)
 def prepare_quote(text: str, closing_mark: str | None) -> tuple[Token, ...]:
     """The quote as the card sets it: outer marks removed, typography, emphasis, tokens."""
     return tokenize(smarten(strip_outer_quotes(text)), closing_mark)
@@ -302,8 +307,8 @@ def visual_order(directions: list[Direction | None], base: Direction) -> list[in
         if d is not None:
             resolved.append(d)
             continue
-        before = next((directions[j] for j in range(i - 1, -1, -1) if directions[j]), base)
-        after = next((directions[j] for j in range(i + 1, n) if directions[j]), base)
+        before = next((x for x in reversed(directions[:i]) if x is not None), base)
+        after = next((x for x in directions[i + 1 :] if x is not None), base)
         resolved.append(before if before == after else base)
     if base == "ltr":
         levels = [0 if d == "ltr" else 1 for d in resolved]

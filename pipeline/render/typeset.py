@@ -121,7 +121,9 @@ def set_block(
         fonts.runs(hang, faces)
 
     def measure(i: int, start: int, end: int) -> float:
-        return sum(_run_width(r, rtl) for r, _, rtl in styled_runs(tokens[i], start, end, faces, rtls[i]))
+        return sum(
+            _run_width(r, rtl) for r, _, rtl in styled_runs(tokens[i], start, end, faces, rtls[i])
+        )
 
     metrics = metrics_for(tokens, faces, rtls, line_height)
     words = [(t.text, t.space_before) for t in tokens]
@@ -221,5 +223,5 @@ def draw_block(
             target.paste(g.image, (x, y), g.image)
         else:
             target.paste(colours[p.style], (x, y, x + g.image.width, y + g.image.height), g.image)
-    l, t, r, b = block.ink
-    return (left + l, top + t, left + r, top + b)
+    x0, y0, x1, y1 = block.ink
+    return (left + x0, top + y0, left + x1, top + y1)

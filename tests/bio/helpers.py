@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from pipeline.config import Settings, load_settings
@@ -46,3 +47,23 @@ def tracked(url: str, slug: str, source: str = "bio") -> str:
 
 def site(project: Project) -> Path:
     return project.var / "site"
+
+
+def posted_project(root: Path) -> Project:
+    """The example config and queue plus the hostile items, published once to the outbox."""
+    from tests.conftest import ROOT
+
+    root.mkdir(parents=True)
+    shutil.copy(ROOT / "config.example.toml", root / "config.toml")
+    shutil.copytree(ROOT / "queue", root / "queue")
+    project = Project(root)
+    add_evil_items(project)
+    result = project.cli("publish", "--now")
+    assert result.exit_code == 0, result.output
+    return project
+
+
+def copy_project(source: Project, root: Path) -> Project:
+    """A private copy to change; the ledger's card paths still point at the source's cards."""
+    shutil.copytree(source.root, root)
+    return Project(root)

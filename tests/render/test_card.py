@@ -1,0 +1,264 @@
+"""Composed cards: the listed cases, nothing outside its box or in a safe zone, errors.
+
+Cards are composed with `layered=True`, which draws each element (quote, label,
+attribution, photo, handle, logo) on its own transparent layer, so the pixels
+each one really drew can be measured.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageChops
+
+from pipeline.config import Background, CardFormat, Settings, Theme
+from pipeline.errors import RenderError
+from pipeline.items import Item
+from pipeline.render import render_card
+from pipeline.render.card import Composition, compose
+from pipeline.render.fonts import Face, chain
+from pipeline.render.text import tokenize
+from pipeline.render.typeset import set_block
+from tests.render.conftest import CASES, case_item, make_item
+
+FORMATS = ("story", "portrait", "square", "landscape")
+
+
+def layered(item: Item, settings: Settings, fmt: str, theme: str = "dark") -> Composition:
+    return compose(
+        item, settings.themes[theme], settings.formats[fmt], settings.brand, settings.base_dir, True
+    )
+
+
+def inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    return (
+        inner[0] >= outer[0] and inner[1] >= outer[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+    )
+
+
+def assert_well_placed(comp: Composition, fmt: CardFormat) -> None:
+    """The quote's pixels stay in the quote box; nothing but background enters a safe zone."""
+    quote = comp.layers["quote"].getbbox()
+    assert quote is not None, "the quote drew nothing"
+    assert inside(quote, comp.quote_box), (quote, comp.quote_box)
+    top, bottom = fmt.safe_top, fmt.height - fmt.safe_bottom
+    assert comp.quote_box[1] >= top and comp.quote_box[3] <= bottom
+    for name, layer in comp.layers.items():
+        box = layer.getbbox()
+        if box is None:
+            continue
+        assert box[1] >= top and box[3] <= bottom, f"{name} enters a safe zone: {box}"
+        assert box[0] >= 0 and box[2] <= fmt.width, f"{name} leaves the card: {box}"
+        assert inside(box, comp.drawn[name]), f"{name} drew outside its computed box"
+
+
+def saturated_pixels(img: Image.Image) -> int:
+    """How many drawn pixels are strongly coloured (emoji are; ivory text is not)."""
+    hsv = img.convert("RGB").convert("HSV")
+    s = hsv.getchannel("S").point(lambda v: 255 if v > 120 else 0)
+    v = hsv.getchannel("V").point(lambda v: 255 if v > 80 else 0)
+    return ImageChops.multiply(s, v).histogram()[255]
+
+
+# -- the seed quote ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_seed_quote_in_every_format_and_theme(
+    seed: Item, settings: Settings, fmt: str, theme: str
+) -> None:
+    comp = layered(seed, settings, fmt, theme)
+    assert_well_placed(comp, settings.formats[fmt])
+    assert comp.image.size == (settings.formats[fmt].width, settings.formats[fmt].height)
+    assert comp.quote_lines >= 2
+    for part in ("label", "attribution", "handle"):
+        assert comp.layers[part].getbbox() is not None
+
+
+def test_seed_card_bytes_and_alt_text(seed: Item, settings: Settings) -> None:
+    rc = render_card(
+        seed, settings.themes["dark"], "story", settings.formats["story"], settings.brand,
+        settings.base_dir,
+    )
+    assert rc.card.mime == "image/jpeg" and rc.card.format == "story"
+    with Image.open(io.BytesIO(rc.card.data)) as im:
+        assert im.size == (1080, 1920) and im.mode == "RGB"
+    assert rc.alt_text.startswith("Quote card: “I think the next few years")
+    assert "[Anthropic]" in rc.alt_text and "Andrej Karpathy" in rc.alt_text
+    assert "Former Tesla AI head" in rc.alt_text
+
+
+# -- the listed cases -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_listed_cases_render_inside_their_boxes(case: str, fmt: str, settings: Settings) -> None:
+    comp = layered(case_item(case), settings, fmt)
+    assert_well_placed(comp, settings.formats[fmt])
+
+
+def test_one_word_gets_the_largest_size(settings: Settings) -> None:
+    comp = layered(case_item("one-word"), settings, "square")
+    assert comp.quote_size == comp.quote_sizes[1] and comp.quote_lines == 1
+
+
+def test_600_characters_fit_at_a_smaller_size(settings: Settings) -> None:
+    assert len(CASES["long-600"][0]) == 600
+    comp = layered(case_item("long-600"), settings, "square")
+    assert comp.quote_sizes[0] <= comp.quote_size < 50 and comp.quote_lines >= 10
+
+
+def test_emoji_are_drawn_in_colour(settings: Settings) -> None:
+    comp = layered(case_item("emoji"), settings, "square")
+    plain = layered(make_item("Ship it then iterate — the whole team celebrates"), settings, "square")
+    # beyond the accent-coloured quotation marks, the emoji add thousands of coloured pixels
+    assert saturated_pixels(comp.layers["quote"]) > saturated_pixels(plain.layers["quote"]) + 8000
+
+
+def test_url_like_word_is_broken_across_lines(settings: Settings) -> None:
+    url = "https://example.com/research/2026/quotecast-rendering-notes/v2"
+    assert len(url) >= 60
+    comp = layered(make_item(url), settings, "portrait")
+    assert comp.quote_lines >= 2
+    assert_well_placed(comp, settings.formats["portrait"])
+
+
+def test_right_to_left_words_run_right_to_left() -> None:
+    face = Face("Fraunces-Variable.ttf", 0, 420, 48)
+    tokens = tokenize("שלום עולם")  # "hello world": שלום is read first, so sits right
+    block = set_block(tokens, chain(face), 1000, 400, 60, 60, "rtl")
+    first = next(p for p in block.placed if p.text.startswith("ש"))
+    second = next(p for p in block.placed if p.text.startswith("ע"))
+    assert first.x > second.x
+    assert block.ink[2] <= 1000 and block.ink[2] > 900  # right-aligned
+
+
+@pytest.mark.parametrize("case", ["arabic", "hebrew"])
+def test_rtl_quotes_are_right_aligned(case: str, settings: Settings) -> None:
+    comp = layered(case_item(case), settings, "square")
+    quote = comp.layers["quote"].getbbox()
+    assert quote is not None
+    right_gap = comp.quote_box[2] - quote[2]
+    left_gap = quote[0] - comp.quote_box[0]
+    assert right_gap < 20 < left_gap
+
+
+def test_a_character_no_font_covers_is_an_error_naming_it(settings: Settings) -> None:
+    item = make_item("Thai greeting: สวัสดี")
+    with pytest.raises(RenderError) as err:
+        layered(item, settings, "square")
+    assert "“ส”" in str(err.value) and "U+0E2A" in str(err.value)
+    with pytest.raises(RenderError, match="U+E000"):
+        layered(make_item("Fine", author="Private \ue000 use"), settings, "square")
+
+
+def test_too_long_says_how_many_characters_fit(settings: Settings) -> None:
+    words = ("Every organisation must prepare for the abandonment of everything it does. " * 14)
+    quote = words[:1000].strip()
+    with pytest.raises(RenderError) as err:
+        layered(make_item(quote), settings, "landscape")
+    msg = str(err.value)
+    assert "1600×900" in msg and f"{len(quote)} characters" in msg
+    fit = int(msg.split("about ")[1].split(" ")[0])
+    assert 100 < fit < len(quote)
+    # and that many characters really do fit
+    layered(make_item(quote[:fit]), settings, "landscape")
+
+
+# -- pictures ---------------------------------------------------------------------------
+
+
+def test_speaker_photo_is_a_circle_beside_the_attribution(
+    settings: Settings, photo: Path
+) -> None:
+    comp = layered(case_item("one-word", image=photo), settings, "square")
+    layer = comp.layers["photo"]
+    box = layer.getbbox()
+    assert box is not None
+    w, h = box[2] - box[0], box[3] - box[1]
+    assert abs(w - h) <= 1 and w > 80
+    alpha = layer.getchannel("A")
+    assert alpha.getpixel((box[0] + 2, box[1] + 2)) == 0  # corner of the square: outside
+    assert alpha.getpixel(((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)) == 255
+    text = comp.layers["attribution"].getbbox()
+    assert text is not None and text[0] > box[2]  # beside it, to the right
+    assert text[1] < (box[1] + box[3]) // 2 < text[3]  # vertically centred on it
+
+
+@pytest.mark.parametrize("position", ["top-left", "top-right", "bottom-left", "bottom-right"])
+def test_logo_sits_in_its_corner_clear_of_the_quote(
+    settings: Settings, seed: Item, logo: Path, position: str
+) -> None:
+    theme = settings.themes["dark"].model_copy(update={"logo": logo, "logo_position": position})
+    fmt = settings.formats["story"]
+    comp = compose(seed, theme, fmt, settings.brand, settings.base_dir, True)
+    assert_well_placed(comp, fmt)
+    box = comp.layers["logo"].getbbox()
+    quote = comp.layers["quote"].getbbox()
+    assert box is not None and quote is not None
+    assert box[3] <= quote[1] or box[1] >= quote[3]  # above or below, never overlapping
+    left = position.endswith("left")
+    assert (box[0] < fmt.width / 2) == left
+
+
+def test_background_kinds(settings: Settings, photo: Path) -> None:
+    fmt = settings.formats["square"]
+    item = make_item("Backgrounds")
+    grad = Theme(background=Background(kind="gradient", colors=["#000000", "#FFFFFF"], angle=90))
+    img = compose(item, grad, fmt, settings.brand, settings.base_dir).image
+    assert img.getpixel((2, 540))[0] < 10 and img.getpixel((1077, 540))[0] > 245
+    scrim = Theme(
+        background=Background(kind="image", image=photo, colors=["#000000"], scrim=0.5)
+    )
+    img = compose(item, scrim, fmt, settings.brand, settings.base_dir).image
+    r, g, b = img.getpixel((2, 2))
+    assert (r, g, b) != (0, 0, 0) and max(r, g, b) < 90 * 0.5 + 60  # photo, darkened
+    missing = Theme(background=Background(kind="image", image=Path("nope.jpg")))
+    with pytest.raises(RenderError, match="nope.jpg"):
+        compose(item, missing, fmt, settings.brand, settings.base_dir)
+
+
+def test_unknown_theme_font_is_named(settings: Settings) -> None:
+    theme = Theme(quote_font="Missing.ttf")
+    with pytest.raises(RenderError, match="Missing.ttf"):
+        compose(make_item("x"), theme, settings.formats["square"], settings.brand, Path("."))
+
+
+# -- properties -------------------------------------------------------------------------
+
+_WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéüçABCXYZ'’,.;:!?-()", min_size=1, max_size=12)
+_QUOTE = st.lists(_WORD, min_size=1, max_size=45).map(" ".join)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(quote=_QUOTE, fmt=st.sampled_from(FORMATS), theme=st.sampled_from(["dark", "light"]))
+def test_property_nothing_outside_the_box_or_in_a_safe_zone(
+    settings: Settings, quote: str, fmt: str, theme: str
+) -> None:
+    comp = layered(make_item(quote), settings, fmt, theme)
+    assert_well_placed(comp, settings.formats[fmt])
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(quote=_QUOTE, more=_QUOTE, fmt=st.sampled_from(FORMATS))
+def test_property_a_longer_quote_never_gets_a_larger_size(
+    settings: Settings, quote: str, more: str, fmt: str
+) -> None:
+    short = compose(
+        make_item(quote), settings.themes["dark"], settings.formats[fmt], settings.brand, Path(".")
+    )
+    longer = compose(
+        make_item(f"{quote} {more}"), settings.themes["dark"], settings.formats[fmt],
+        settings.brand, Path("."),
+    )
+    assert longer.quote_size <= short.quote_size
