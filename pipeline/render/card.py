@@ -409,10 +409,11 @@ def _compose(
         except MissingGlyph as exc:
             raise _glyph_error("quote", exc) from None
         except layout.DoesNotFit as exc:
+            total = len(quote_plain)
             raise RenderError(
                 f"the quote is too long for the {fr.width}×{fr.height} format: it has "
-                f"{exc.total} characters and about {exc.chars} fit at the theme's minimum size "
-                f"({exc.size} px); shorten the quote or lower quote_size_min"
+                f"{total} characters and about {min(exc.chars, total - 1)} fit at the theme's "
+                f"minimum size ({exc.size} px); shorten the quote or lower quote_size_min"
             ) from None
         ink_l, ink_t, ink_r, ink_b = quote.ink
         q_h = max(quote.height, ink_b) - min(0, ink_t)

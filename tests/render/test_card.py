@@ -139,13 +139,13 @@ def test_right_to_left_words_run_right_to_left() -> None:
     assert block.ink[2] <= 1000 and block.ink[2] > 900  # right-aligned
 
 
-@pytest.mark.parametrize("case", ["arabic", "hebrew"])
-def test_rtl_quotes_are_right_aligned(case: str, settings: Settings) -> None:
-    comp = layered(case_item(case), settings, "square")
-    quote = comp.layers["quote"].getbbox()
-    assert quote is not None
-    right_gap = comp.quote_box[2] - quote[2]
-    left_gap = quote[0] - comp.quote_box[0]
+@pytest.mark.parametrize("quote", ["العلم نور", "שלום עולם"])
+def test_rtl_quotes_are_right_aligned(quote: str, settings: Settings) -> None:
+    comp = layered(make_item(quote), settings, "square")
+    box = comp.layers["quote"].getbbox()
+    assert box is not None
+    right_gap = comp.quote_box[2] - box[2]
+    left_gap = box[0] - comp.quote_box[0]
     assert right_gap < 20 < left_gap
 
 
@@ -154,21 +154,26 @@ def test_a_character_no_font_covers_is_an_error_naming_it(settings: Settings) ->
     with pytest.raises(RenderError) as err:
         layered(item, settings, "square")
     assert "“ส”" in str(err.value) and "U+0E2A" in str(err.value)
-    with pytest.raises(RenderError, match="U+E000"):
-        layered(make_item("Fine", author="Private \ue000 use"), settings, "square")
+    with pytest.raises(RenderError, match="U\\+0B95") as err:
+        layered(make_item("Fine", author="கமல்"), settings, "square")
+    assert "author" in str(err.value)
 
 
 def test_too_long_says_how_many_characters_fit(settings: Settings) -> None:
-    words = ("Every organisation must prepare for the abandonment of everything it does. " * 14)
-    quote = words[:1000].strip()
+    theme = settings.themes["dark"].model_copy(update={"quote_size_min": 48})
+    fmt = settings.formats["landscape"]
+    quote = ("Every organisation must prepare for the abandonment of everything it does. " * 14)
+    quote = quote[:1000].strip()
     with pytest.raises(RenderError) as err:
-        layered(make_item(quote), settings, "landscape")
+        compose(make_item(quote), theme, fmt, settings.brand, settings.base_dir)
     msg = str(err.value)
     assert "1600×900" in msg and f"{len(quote)} characters" in msg
     fit = int(msg.split("about ")[1].split(" ")[0])
     assert 100 < fit < len(quote)
-    # and that many characters really do fit
-    layered(make_item(quote[:fit]), settings, "landscape")
+    # that many characters really do fit, and a few words more do not
+    compose(make_item(quote[:fit]), theme, fmt, settings.brand, settings.base_dir)
+    with pytest.raises(RenderError):
+        compose(make_item(quote[: fit + 30]), theme, fmt, settings.brand, settings.base_dir)
 
 
 # -- pictures ---------------------------------------------------------------------------
