@@ -169,7 +169,9 @@ def main() -> int:
         mem["rss_mb"] < MAX_PEAK_MB,
     )
     print(f"story card of the seed quote ({size}, theme {THEME}), median of {args.n} runs")
-    print(f"  ours (render_card)          {ours:8.2f} ms/card   (first, cold caches: {cold:.0f} ms)")
+    print(
+        f"  ours (render_card)          {ours:8.2f} ms/card   (first, cold caches: {cold:.0f} ms)"
+    )
     print(f"  bare baseline (blank+encode) {base:7.2f} ms/card")
     print(f"  shrink-one-point textwrap   {shrink:8.2f} ms/card")
     print(

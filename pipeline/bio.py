@@ -29,7 +29,8 @@ from markupsafe import Markup
 
 from pipeline import bio_assets as assets
 from pipeline.bio_feeds import atom_feed, json_feed
-from pipeline.captions import hashtags_for, plain
+from pipeline.caption_rules import hashtags_for
+from pipeline.captions import plain
 from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.files import atomic_write

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -204,9 +206,9 @@ class Ledger:
         if url is None:
             try:
                 data_dir.mkdir(parents=True, exist_ok=True)
-                probe = data_dir / f".write-test-{os.getpid()}"
+                probe = data_dir / f".write-test-{os.getpid()}-{os.urandom(4).hex()}"
                 probe.write_bytes(b"")
-                probe.unlink()
+                probe.unlink(missing_ok=True)
             except OSError as exc:
                 raise DataDirError(
                     f"{data_dir}: data folder is not writable ({exc.strerror}); "
@@ -459,6 +461,24 @@ class Ledger:
             error=reason,
         )
 
+    def extend_lease(
+        self, slug: str, target: str, owner: str, seconds: float, now: datetime | None = None
+    ) -> bool:
+        """Keep a held post ours for `seconds` more (e.g. across a long retry wait)."""
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(posts)
+                .where(
+                    posts.c.slug == slug,
+                    posts.c.target == target,
+                    posts.c.owner == owner,
+                    posts.c.state.in_(("claimed", "sending")),
+                )
+                .values(lease_until=iso(now + timedelta(seconds=seconds)), updated_at=iso(now))
+            )
+            return res.rowcount == 1
+
     def release(
         self,
         slug: str,
@@ -699,7 +719,16 @@ def _make_engine(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        # SQLite answers "locked" at once, without its busy handler, when another process
+        # holds the file while the journal mode is switched (two first runs at once): wait
+        for pause in (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 0.0):
+            try:
+                cur.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if not pause or "locked" not in str(exc):
+                    raise
+                time.sleep(pause)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")

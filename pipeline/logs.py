@@ -99,9 +99,22 @@ def configure(
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(QuietLibraries())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # client libraries log request details at DEBUG; keep them quiet unless asked
-    for noisy in ("urllib3", "requests_oauthlib", "oauthlib", "httpx", "httpcore", "PIL"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+
+
+class QuietLibraries(logging.Filter):
+    """Client libraries log request details (headers, tokens) at DEBUG: never print those.
+
+    A handler filter rather than changing the libraries' logger levels, so that
+    configuring our output never changes what other code (or a test) captures.
+    """
+
+    NOISY = ("urllib3", "requests_oauthlib", "oauthlib", "httpx", "httpcore", "PIL", "tweepy")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.INFO:
+            return True
+        return not any(record.name == n or record.name.startswith(n + ".") for n in self.NOISY)

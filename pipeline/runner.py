@@ -26,6 +26,7 @@ from pipeline.publishers.base import (
     AmbiguousError,
     AuthError,
     DuplicateError,
+    Limits,
     Publisher,
     PublishError,
     TargetContext,
@@ -132,11 +133,17 @@ class Runner:
             except Exception:  # closing must never hide the pass's result
                 log.debug("error closing a publisher", exc_info=True)
 
-    def build_post(self, item: Item, target: str) -> tuple[Post, Path]:
-        """Render and caption one item for one target. Pure apart from the card cache."""
+    def build_post(
+        self, item: Item, target: str, limits: Limits | None = None
+    ) -> tuple[Post, Path]:
+        """Render and caption one item for one target. Pure apart from the card cache.
+
+        `limits` are the publisher instance's (per-target overrides); without one
+        (dry runs, no credentials needed) the network's class limits apply.
+        """
         s = self.settings
         conf = s.targets[target]
-        cls = publisher_class(conf.network)
+        lim = limits or publisher_class(conf.network).limits
         fmt_name, fmt = s.format_for(target)
         _, theme = s.theme_for(item.theme, target)
         rendered, path = render_cached(
@@ -147,12 +154,12 @@ class Runner:
             s.brand,
             s.base_dir,
             s.data_path / "cards",
-            max_bytes=cls.limits.image_max_bytes,
+            max_bytes=lim.image_max_bytes,
         )
         caption = write_caption(item, target, conf.network, s)
         alt = rendered.alt_text
-        if len(alt) > cls.limits.alt_text_max:
-            alt = alt[: cls.limits.alt_text_max - 1].rstrip() + "…"
+        if len(alt) > lim.alt_text_max:
+            alt = alt[: lim.alt_text_max - 1].rstrip() + "…"
         post = Post(
             slug=item.slug,
             target=target,
@@ -237,12 +244,20 @@ class Runner:
         return report
 
     def _one(self, item: Item, target: str, dry_run: bool) -> Outcome:
+        pub: Publisher | None = None
+        if not dry_run:
+            try:
+                pub = self.publisher(target)
+            except Exception as exc:  # e.g. a client library that refuses its options
+                msg = f"cannot set up target {target!r}: {exc}; fix its [targets.{target}] options"
+                log.error("%s → %s: %s", item.slug, target, msg)
+                return Outcome(item.slug, target, "error", error=msg)
         try:
-            post, path = self.build_post(item, target)
+            post, path = self.build_post(item, target, pub.limits if pub else None)
         except QuotecastError as exc:
             log.error("%s → %s: cannot prepare: %s", item.slug, target, exc)
             return Outcome(item.slug, target, "error", error=str(exc))
-        if dry_run:
+        if pub is None:
             return Outcome(item.slug, target, "dry-run", card_path=path, caption=post.caption)
         assert self.ledger is not None
         network = self.settings.targets[target].network
@@ -250,13 +265,6 @@ class Runner:
             item.slug, target, network, self.owner, self.settings.publish.lease_seconds
         ):
             return Outcome(item.slug, target, "skipped", error="claimed by another process")
-        try:
-            pub = self.publisher(target)
-        except Exception as exc:  # e.g. a client library that refuses its options
-            msg = f"permanent: cannot set up target {target!r}: {exc}"
-            self.ledger.record_failed(item.slug, target, self.owner, msg, "permanent")
-            log.error("%s → %s: failed: %s", item.slug, target, msg)
-            return Outcome(item.slug, target, "failed", error=msg)
         return self.send(pub, post, path)
 
     def send(self, pub: Publisher, post: Post, card_path: Path) -> Outcome:
@@ -270,8 +278,10 @@ class Runner:
             "link": post.link,
         }
 
+        tried = [0]  # the ledger's number of the latest try (it counts across passes)
+
         def attempt() -> Receipt:
-            ledger.mark_sending(
+            tried[0] = ledger.mark_sending(
                 post.slug,
                 post.target,
                 owner,
@@ -298,7 +308,11 @@ class Runner:
                 ) from exc
 
         def failed_attempt(n: int, exc: PublishError, wait: float) -> None:
+            n = tried[0] or n
             ledger.record_attempt(post.slug, post.target, n, exc.kind, str(exc), owner)
+            # keep the post ours through the wait: an expired lease would let another
+            # process "reconcile" a post that is only waiting for its next try
+            ledger.extend_lease(post.slug, post.target, owner, wait + s.publish.lease_seconds)
             log.warning(
                 "%s → %s: attempt %d failed (%s), retrying in %.1fs",
                 post.slug,
@@ -362,8 +376,8 @@ class Runner:
             self.ledger.record_unknown(row.slug, row.target, self.owner, msg)
             return Outcome(row.slug, row.target, "unknown", error=msg)
         try:
-            post, _ = self.build_post(item, row.target)
             pub = self.publisher(row.target)
+            post, _ = self.build_post(item, row.target, pub.limits)
         except Exception as exc:
             msg = f"unknown: was sending when its process died; cannot rebuild the post: {exc}"
             self.ledger.record_unknown(row.slug, row.target, self.owner, msg)

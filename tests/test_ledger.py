@@ -29,7 +29,7 @@ def test_only_one_of_many_threads_wins_a_claim(tmp_path: Path) -> None:
 
     def worker(n: int) -> None:
         ledger = Ledger.open(tmp_path / "var")  # own engine, like a separate process
-        barrier.wait()
+        barrier.wait(timeout=30)
         if ledger.claim("item", "x", "x", f"owner-{n}", 60):
             winners.append(f"owner-{n}")
         ledger.close()
@@ -38,7 +38,7 @@ def test_only_one_of_many_threads_wins_a_claim(tmp_path: Path) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
     assert len(winners) == 1
     row = Ledger.open(tmp_path / "var").get("item", "x")
     assert row is not None and row.state == "claimed" and row.owner == winners[0]

@@ -14,6 +14,10 @@ REGISTRY: dict[str, str] = {
     "bluesky": "pipeline.publishers.bluesky:BlueskyPublisher",
     "mastodon": "pipeline.publishers.mastodon:MastodonPublisher",
     "webhook": "pipeline.publishers.webhook:WebhookPublisher",
+    "instagram": "pipeline.publishers.instagram:InstagramPublisher",
+    "threads": "pipeline.publishers.threads:ThreadsPublisher",
+    "facebook": "pipeline.publishers.facebook:FacebookPublisher",
+    "linkedin": "pipeline.publishers.linkedin:LinkedInPublisher",
 }
 
 

@@ -134,7 +134,10 @@ class WebhookPublisher(Publisher):
         try:
             response = self._session.send(prepared, timeout=self._timeout, allow_redirects=False)
         except requests.RequestException as exc:
-            raise self._network(exc, shown) from exc
+            error = self._network(exc, shown)
+            if self._secret("url"):  # urllib3's messages quote the URL: keep it out of the chain
+                raise error from None
+            raise error from exc
         if not 200 <= response.status_code < 300:
             raise self._from_status(response, shown, bool(secret))
         log.info("webhook: delivered %s/%s to %s", post.slug, post.target, shown)

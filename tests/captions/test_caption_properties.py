@@ -9,7 +9,8 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.captions import ELLIPSIS, Composed, Parts, _Writer, compose, hashtags_for, plain
+from pipeline.caption_rules import ELLIPSIS, hashtags_for
+from pipeline.captions import Composed, Parts, _Writer, compose, plain
 from pipeline.errors import CaptionError
 from pipeline.items import Item
 from tests.captions.strategies import (

@@ -5,17 +5,8 @@ from __future__ import annotations
 import pytest
 from twitter_text import parse_tweet
 
-from pipeline.captions import (
-    ELLIPSIS,
-    compose,
-    display_url,
-    hashtag,
-    hashtags_for,
-    measure,
-    plain,
-    rule_for,
-    write_caption,
-)
+from pipeline.caption_rules import ELLIPSIS, hashtag, hashtags_for, measure, rule_for
+from pipeline.captions import compose, display_url, plain, write_caption
 from pipeline.config import Settings
 from pipeline.errors import CaptionError
 from tests.captions.strategies import make_item, make_settings, within_limit

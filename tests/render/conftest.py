@@ -14,6 +14,7 @@ from pipeline.items import Item, parse_item
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "queue" / "karpathy-anthropic-pretraining.md"
 
+
 def _exactly(n: int, text: str) -> str:
     """`text` cut to exactly n characters, ending with a full stop."""
     cut = text[: n - 1].rstrip()
@@ -59,7 +60,8 @@ CASES: dict[str, tuple[str, str, str | None]] = {
         "Engineer",
     ),
     "combining": (
-        "Zoë’s café serves crème brûlée; the nai\u0308ve style: e\u0301 a\u0300 n\u0303 q\u0323\u0307",
+        "Zoë’s café serves crème brûlée; the nai\u0308ve style: "
+        "e\u0301 a\u0300 n\u0303 q\u0323\u0307",
         "Ste\u0301phane Dupré",
         "Chef de cuisine",
     ),

@@ -36,7 +36,10 @@ def layered(item: Item, settings: Settings, fmt: str, theme: str = "dark") -> Co
 
 def inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
     return (
-        inner[0] >= outer[0] and inner[1] >= outer[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+        inner[0] >= outer[0]
+        and inner[1] >= outer[1]
+        and inner[2] <= outer[2]
+        and inner[3] <= outer[3]
     )
 
 
@@ -82,7 +85,11 @@ def test_seed_quote_in_every_format_and_theme(
 
 def test_seed_card_bytes_and_alt_text(seed: Item, settings: Settings) -> None:
     rc = render_card(
-        seed, settings.themes["dark"], "story", settings.formats["story"], settings.brand,
+        seed,
+        settings.themes["dark"],
+        "story",
+        settings.formats["story"],
+        settings.brand,
         settings.base_dir,
     )
     assert rc.card.mime == "image/jpeg" and rc.card.format == "story"
@@ -116,7 +123,9 @@ def test_600_characters_fit_at_a_smaller_size(settings: Settings) -> None:
 
 def test_emoji_are_drawn_in_colour(settings: Settings) -> None:
     comp = layered(case_item("emoji"), settings, "square")
-    plain = layered(make_item("Ship it then iterate — the whole team celebrates"), settings, "square")
+    plain = layered(
+        make_item("Ship it then iterate — the whole team celebrates"), settings, "square"
+    )
     # beyond the accent-coloured quotation marks, the emoji add thousands of coloured pixels
     assert saturated_pixels(comp.layers["quote"]) > saturated_pixels(plain.layers["quote"]) + 8000
 
@@ -162,7 +171,7 @@ def test_a_character_no_font_covers_is_an_error_naming_it(settings: Settings) ->
 def test_too_long_says_how_many_characters_fit(settings: Settings) -> None:
     theme = settings.themes["dark"].model_copy(update={"quote_size_min": 48})
     fmt = settings.formats["landscape"]
-    quote = ("Every organisation must prepare for the abandonment of everything it does. " * 14)
+    quote = "Every organisation must prepare for the abandonment of everything it does. " * 14
     quote = quote[:1000].strip()
     with pytest.raises(RenderError) as err:
         compose(make_item(quote), theme, fmt, settings.brand, settings.base_dir)
@@ -179,9 +188,7 @@ def test_too_long_says_how_many_characters_fit(settings: Settings) -> None:
 # -- pictures ---------------------------------------------------------------------------
 
 
-def test_speaker_photo_is_a_circle_beside_the_attribution(
-    settings: Settings, photo: Path
-) -> None:
+def test_speaker_photo_is_a_circle_beside_the_attribution(settings: Settings, photo: Path) -> None:
     comp = layered(case_item("one-word", image=photo), settings, "square")
     layer = comp.layers["photo"]
     box = layer.getbbox()
@@ -218,9 +225,7 @@ def test_background_kinds(settings: Settings, photo: Path) -> None:
     grad = Theme(background=Background(kind="gradient", colors=["#000000", "#FFFFFF"], angle=90))
     img = compose(item, grad, fmt, settings.brand, settings.base_dir).image
     assert img.getpixel((2, 540))[0] < 10 and img.getpixel((1077, 540))[0] > 245
-    scrim = Theme(
-        background=Background(kind="image", image=photo, colors=["#000000"], scrim=0.5)
-    )
+    scrim = Theme(background=Background(kind="image", image=photo, colors=["#000000"], scrim=0.5))
     img = compose(item, scrim, fmt, settings.brand, settings.base_dir).image
     r, g, b = img.getpixel((2, 2))
     assert (r, g, b) != (0, 0, 0) and max(r, g, b) < 90 * 0.5 + 60  # photo, darkened
@@ -263,7 +268,10 @@ def test_property_a_longer_quote_never_gets_a_larger_size(
         make_item(quote), settings.themes["dark"], settings.formats[fmt], settings.brand, Path(".")
     )
     longer = compose(
-        make_item(f"{quote} {more}"), settings.themes["dark"], settings.formats[fmt],
-        settings.brand, Path("."),
+        make_item(f"{quote} {more}"),
+        settings.themes["dark"],
+        settings.formats[fmt],
+        settings.brand,
+        Path("."),
     )
     assert longer.quote_size <= short.quote_size

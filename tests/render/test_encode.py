@@ -23,8 +23,13 @@ FORMATS = ("story", "portrait", "square", "landscape")
 
 def _render(item: Item, settings: Settings, fmt: str, max_bytes: int | None = None) -> bytes:
     return render_card(
-        item, settings.themes["dark"], fmt, settings.formats[fmt], settings.brand,
-        settings.base_dir, max_bytes,
+        item,
+        settings.themes["dark"],
+        fmt,
+        settings.formats[fmt],
+        settings.brand,
+        settings.base_dir,
+        max_bytes,
     ).card.data
 
 
@@ -71,11 +76,12 @@ def test_alpha_is_flattened_for_jpeg() -> None:
         assert mime == "image/jpeg" and im.mode == "RGB"
 
 
-def test_byte_limit_gets_the_highest_jpeg_quality_that_fits(
-    seed: Item, settings: Settings
-) -> None:
+def test_byte_limit_gets_the_highest_jpeg_quality_that_fits(seed: Item, settings: Settings) -> None:
     comp = compose(
-        seed, settings.themes["dark"], settings.formats["portrait"], settings.brand,
+        seed,
+        settings.themes["dark"],
+        settings.formats["portrait"],
+        settings.brand,
         settings.base_dir,
     )
     full, mime = encode(comp.image, "png")
@@ -83,7 +89,9 @@ def test_byte_limit_gets_the_highest_jpeg_quality_that_fits(
     limit = 120_000  # far below the PNG: it must become a JPEG that fits
     data, mime = encode(comp.image, "png", 92, limit)
     assert mime == "image/jpeg" and len(data) <= limit < len(full)
-    quality = next(q for q in range(92, MIN_QUALITY - 1, -1) if encode(comp.image, "jpeg", q)[0] == data)
+    quality = next(
+        q for q in range(92, MIN_QUALITY - 1, -1) if encode(comp.image, "jpeg", q)[0] == data
+    )
     assert len(encode(comp.image, "jpeg", quality + 1)[0]) > limit  # one better does not fit
 
 

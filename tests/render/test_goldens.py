@@ -24,7 +24,26 @@ from pipeline.render import render_card
 from tests.render.conftest import ROOT, case_item
 
 GOLDENS = Path(__file__).parent / "goldens"
-REGENERATE = os.environ.get("QUOTECAST_REGENERATE_GOLDENS") == "1"
+REGENERATE_VAR = "QUOTECAST_REGENERATE_GOLDENS"
+
+
+def _regenerate() -> bool:
+    """Whether QUOTECAST_REGENERATE_GOLDENS=1 was set for this run.
+
+    tests/conftest.py deletes every QUOTECAST_* variable at import (so a developer's
+    settings never leak into tests), before this module is read; the process's
+    initial environment, which that cannot change, still has it on Linux.
+    """
+    if os.environ.get(REGENERATE_VAR) == "1":
+        return True
+    try:
+        initial = Path("/proc/self/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"{REGENERATE_VAR}=1".encode() in initial
+
+
+REGENERATE = _regenerate()
 MAX_MEAN_DIFF = 1.0  # mean absolute difference per channel, 0–255
 MAX_BAD_SHARE = 0.002  # share of pixels allowed to differ by more than BAD_LEVEL
 BAD_LEVEL = 48
@@ -62,7 +81,11 @@ def test_golden(
     name: str, source: str, theme: str, fmt: str, settings: Settings, tmp_path: Path
 ) -> None:
     rc = render_card(
-        _item(source), settings.themes[theme], fmt, settings.formats[fmt], settings.brand,
+        _item(source),
+        settings.themes[theme],
+        fmt,
+        settings.formats[fmt],
+        settings.brand,
         settings.base_dir,
     )
     actual = _half(rc.card.data)

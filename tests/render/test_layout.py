@@ -32,7 +32,9 @@ def as_words(text: str) -> list[tuple[str, bool]]:
 
 
 words_st = st.lists(
-    st.text(alphabet=string.ascii_lowercase + ".,", min_size=1, max_size=14), min_size=1, max_size=40
+    st.text(alphabet=string.ascii_lowercase + ".,", min_size=1, max_size=14),
+    min_size=1,
+    max_size=40,
 )
 box_st = st.tuples(st.integers(300, 1400), st.integers(200, 1400))
 
@@ -61,7 +63,9 @@ def test_fit_is_the_largest_size_that_fits_and_stays_in_the_box(
         assert line.width <= max_em + 1e-6
     assert METRICS.height(len(fit.lines), fit.size) <= box[1] + 1e-6
     # every character of every word appears once, in order
-    rebuilt = [(words[p.token][0][p.start : p.end], p.token) for line in fit.lines for p in line.pieces]
+    rebuilt = [
+        (words[p.token][0][p.start : p.end], p.token) for line in fit.lines for p in line.pieces
+    ]
     for token in range(len(words)):
         assert "".join(t for t, i in rebuilt if i == token) == words[token][0]
     assert [i for _, i in rebuilt] == sorted(i for _, i in rebuilt)
@@ -77,7 +81,9 @@ def test_a_longer_quote_never_gets_a_larger_size(
 
     def size(words: list[tuple[str, bool]]) -> int:
         try:
-            return layout.fit_text(words, fake_measure(words), box[0], box[1], 10, 140, METRICS).size
+            return layout.fit_text(
+                words, fake_measure(words), box[0], box[1], 10, 140, METRICS
+            ).size
         except DoesNotFit:
             return 0
 
@@ -108,9 +114,7 @@ def test_balance_is_the_least_ragged_breaking(lengths: list[int], width_tenths: 
     for cuts in itertools.combinations(range(1, n), k - 1):
         bounds = [0, *cuts, n]
         lines = [pieces[a:b] for a, b in itertools.pairwise(bounds)]
-        widths = [
-            sum(p.width for p in line) + METRICS.space * (len(line) - 1) for line in lines
-        ]
+        widths = [sum(p.width for p in line) + METRICS.space * (len(line) - 1) for line in lines]
         if any(w > max_em + 1e-9 for w in widths):
             continue
         lone = len(lines[-1]) == 1 and n > k

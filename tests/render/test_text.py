@@ -27,7 +27,10 @@ from pipeline.render.text import (
         ("one - two", "one – two"),
         ("pages 10-20", "pages 10–20"),
         ("and so...", "and so…"),
-        ("join the [Anthropic] team and get back to R&D.", "join the [Anthropic] team and get back to R&D."),
+        (
+            "join the [Anthropic] team and get back to R&D.",
+            "join the [Anthropic] team and get back to R&D.",
+        ),
         ("see https://x.com/a--b's", "see https://x.com/a--b's"),
     ],
 )

@@ -1,0 +1,1 @@
+"""The whole pipeline (CLI / Runner + real adapters + client libraries) against the fakes."""

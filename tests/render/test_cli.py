@@ -1,0 +1,86 @@
+"""`quotecast render` run as a real subprocess, and `quotecast check` reporting render errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PIL import Image
+
+from tests.conftest import Project
+
+BAD_GLYPH = 'quote = "Thai: สวัสดี"\nauthor = "Someone"\n'
+TOO_LONG = 'quote = "{}"\nauthor = "Someone"\ntheme = "big"\n'
+BIG_THEME = "\n[themes.big]\nquote_size_min = 90\nquote_size_max = 120\n"
+
+
+def test_render_writes_every_format_and_prints_paths(project: Project) -> None:
+    out = project.run("render", "karpathy-anthropic-pretraining")
+    assert out.returncode == 0, out.stderr
+    paths = [Path(line) for line in out.stdout.splitlines() if line.strip()]
+    preview = project.var / "preview"
+    expected = {
+        preview / "karpathy-anthropic-pretraining-story.jpg",
+        preview / "karpathy-anthropic-pretraining-portrait.png",
+        preview / "karpathy-anthropic-pretraining-square.png",
+        preview / "karpathy-anthropic-pretraining-landscape.png",
+    }
+    assert {p.resolve() for p in paths} == {p.resolve() for p in expected}
+    for p in expected:
+        with Image.open(p) as im:
+            im.verify()
+
+
+def test_render_format_and_theme_options(project: Project) -> None:
+    out = project.run(
+        "render", "drucker-culture-strategy", "--format", "square", "--theme", "light"
+    )
+    assert out.returncode == 0, out.stderr
+    assert [Path(x).name for x in out.stdout.split()] == ["drucker-culture-strategy-square.png"]
+    bad = project.run("render", "--format", "poster")
+    assert bad.returncode == 1 and "no format named 'poster'" in bad.stderr
+    assert "story" in bad.stderr  # it lists the formats that exist
+
+
+def test_a_bad_item_is_named_and_the_others_still_render(project: Project) -> None:
+    project.add_item("zz-thai.toml", BAD_GLYPH)
+    out = project.run("render", "--format", "square", "--sheet")
+    assert out.returncode == 1
+    assert "zz-thai" in out.stderr and "U+0E2A" in out.stderr
+    written = sorted(Path(x).name for x in out.stdout.split())
+    assert written == [
+        "contact-sheet.png",
+        "drucker-culture-strategy-square.png",
+        "karpathy-anthropic-pretraining-square.png",
+        "lovelace-analytical-engine-square.png",
+    ]
+    assert "3 cards" in out.stderr and "1 could not be rendered" in out.stderr
+
+
+def test_contact_sheet_shows_all_formats_side_by_side(project: Project) -> None:
+    out = project.run("render", "--sheet")
+    assert out.returncode == 0, out.stderr
+    sheet = project.var / "preview" / "contact-sheet.png"
+    assert str(sheet) in out.stdout or sheet.name in out.stdout
+    with Image.open(sheet) as im:
+        # three items stacked, four formats (story + portrait + square + landscape) wide
+        assert im.width > im.height * 1.0
+        assert im.width > 4 * 200 and im.height > 3 * 300
+
+
+def test_unknown_slug_is_named(project: Project) -> None:
+    out = project.run("render", "nope", "drucker-culture-strategy", "-f", "story")
+    assert out.returncode == 1
+    assert "no queue item named 'nope'" in out.stderr
+    assert out.stdout.strip().endswith("drucker-culture-strategy-story.jpg")
+
+
+def test_check_reports_missing_glyph_and_too_long_quotes(project: Project) -> None:
+    project.config.write_text(project.config.read_text() + BIG_THEME)
+    project.add_item("thai.toml", BAD_GLYPH)
+    project.add_item("long.toml", TOO_LONG.format("Word after word. " * 50))
+    result = project.cli("check")
+    assert result.exit_code == 1
+    assert "thai.toml" in result.output and "U+0E2A" in result.output
+    assert "long.toml" in result.output and "is too long" in result.output
+    assert re.search(r"has 849 characters and about \d+ fit", result.output)
