@@ -33,7 +33,6 @@ from pipeline.caption_rules import hashtags_for
 from pipeline.captions import plain
 from pipeline.config import Settings
 from pipeline.errors import QuotecastError
-from pipeline.files import atomic_write
 from pipeline.items import Item, load_queue
 from pipeline.ledger import Ledger, PostRow
 from pipeline.links import LinkError, absolute, page_path, with_utm
@@ -340,7 +339,7 @@ def _build(settings: Settings, site: Path) -> BuildResult:
         tiles=tiles,
         logo=logo,
     )
-    atomic_write(site / "index.html", index.encode("utf-8"))
+    assets.publish_file(site / "index.html", index.encode("utf-8"))
     pages = {t.page for t in tiles if t.page}
     _prune(site, "thumbs", made)
     _prune(site, "quotes", pages)

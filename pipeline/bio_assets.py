@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,6 @@ from typing import Any
 from markupsafe import Markup
 
 from pipeline.config import FONTS_DIR, Settings, Theme
-from pipeline.files import atomic_write
 
 log = logging.getLogger("quotecast")
 
@@ -38,6 +39,23 @@ class Thumb:
     large: str
     large_width: int
     large_height: int
+
+
+def publish_file(path: Path, data: bytes) -> None:
+    """Write atomically (temp file, fsync, rename) and readable by a web server (0644):
+    a visitor never sees half a file, and a deployed file is never private."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def thumb(card: Path, slug: str, site: Path, made: set[str]) -> tuple[Thumb, int]:
@@ -62,7 +80,7 @@ def thumb(card: Path, slug: str, site: Path, made: set[str]) -> tuple[Thumb, int
             continue
         buf = io.BytesIO()
         rgb.resize((w, h), Image.Resampling.LANCZOS).save(buf, "WEBP", quality=82, method=5)
-        atomic_write(target, buf.getvalue())
+        publish_file(target, buf.getvalue())
         new += 1
     (s1, w1, h1), (s2, w2, _), (s3, w3, h3) = sizes.values()
     return Thumb(s1, w1, h1, s2, w2, s3, w3, h3), new
@@ -132,10 +150,10 @@ def icon(name: str, colours: dict[str, Any]) -> bytes:
 
 
 def write_if_changed(path: Path, data: bytes) -> None:
-    """Atomic, and only when different: unchanged files keep their time for rsync and caches."""
+    """Only when different: unchanged files keep their time for rsync and caches."""
     if path.is_file() and path.read_bytes() == data:
         return
-    atomic_write(path, data)
+    publish_file(path, data)
 
 
 def copy_assets(site: Path, settings: Settings) -> str | None:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import regex
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
+from twitter_text.has_invalid_characters import has_invalid_characters
 
 from pipeline.caption_rules import (
     ELLIPSIS,
@@ -40,6 +41,8 @@ from pipeline.posts import Facet
 
 @dataclass(frozen=True)
 class Caption:
+    """What a post says: its text, the tracked link, and (Bluesky) rich-text facets."""
+
     text: str
     link: str | None
     facets: tuple[Facet, ...] = ()
@@ -307,11 +310,8 @@ def compose(item: Item, target: str, network: str, settings: Settings) -> Compos
         if w.link:
             facets = link_facets(text, w.shown_link, w.link)
         facets = sorted(facets + tag_facets(text, facets), key=lambda f: f.byte_start)
-    if w.rule.counter == "x_weighted":
-        from twitter_text.has_invalid_characters import has_invalid_characters
-
-        if has_invalid_characters(text):
-            raise CaptionError(f"{item.slug}: the caption has characters X refuses; remove them")
+    if w.rule.counter == "x_weighted" and has_invalid_characters(text):
+        raise CaptionError(f"{item.slug}: the caption has characters X refuses; remove them")
     return Composed(Caption(text, w.link, tuple(facets)), parts, w.rule, w.length(text))
 
 

@@ -7,11 +7,16 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over `path`."""
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over `path`.
+
+    mkstemp creates 0600 files; `mode` makes them readable like any other file
+    (a web server must be able to serve the bio site as synced).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

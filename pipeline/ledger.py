@@ -69,6 +69,7 @@ posts = Table(
     Column("url", Text),
     Column("last_error", Text),
     Column("error_kind", String(20)),
+    Column("not_before", String(40)),  # a rate limit deferred this post until then
     Column("scheduled_for", String(40)),
     Column("scheduled_tz", String(64)),
     Column("card_path", Text),
@@ -148,6 +149,7 @@ class PostRow:
     url: str | None
     last_error: str | None
     error_kind: str | None
+    not_before: datetime | None
     scheduled_for: datetime | None
     scheduled_tz: str | None
     card_path: str | None
@@ -161,7 +163,14 @@ class PostRow:
     @classmethod
     def from_mapping(cls, m: Any) -> PostRow:
         d = dict(m)
-        for k in ("lease_until", "scheduled_for", "created_at", "updated_at", "posted_at"):
+        for k in (
+            "lease_until",
+            "not_before",
+            "scheduled_for",
+            "created_at",
+            "updated_at",
+            "posted_at",
+        ):
             d[k] = parse_iso(d[k])
         return cls(**d)
 
@@ -423,6 +432,7 @@ class Ledger:
                 posted_at=iso(posted_at),
                 last_error=None,
                 error_kind=None,
+                not_before=None,
             ),
             now,
         )
@@ -486,8 +496,12 @@ class Ledger:
         owner: str,
         reason: str | None = None,
         now: datetime | None = None,
+        not_before: datetime | None = None,
     ) -> bool:
-        """Give a claim back (nothing was sent): the post is pending again."""
+        """Give a claim back (nothing was sent): the post is pending again.
+
+        With `not_before`, passes leave it alone until then (a long rate limit).
+        """
         with self.engine.begin() as conn:
             res = conn.execute(
                 update(posts)
@@ -502,6 +516,7 @@ class Ledger:
                     owner=None,
                     lease_until=None,
                     last_error=reason,
+                    not_before=iso(not_before) if not_before else None,
                     updated_at=iso(now or utcnow()),
                 )
             )

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from pipeline.publishers.base import (
     Limits,
     Publisher,
     PublishError,
+    RateLimitedError,
     TargetContext,
     TransientError,
 )
@@ -228,6 +229,11 @@ class Runner:
                     if row.state == "posted":
                         report.already_posted += 1
                     continue
+                if row is not None and row.not_before and row.not_before > utcnow():
+                    report.outcomes.append(
+                        Outcome(item.slug, target, "deferred", error=row.last_error)
+                    )
+                    continue
                 if target in blocked:
                     report.outcomes.append(
                         Outcome(item.slug, target, "skipped", error=blocked[target])
@@ -293,14 +299,14 @@ class Runner:
             try:
                 return pub.publish(post)
             except AmbiguousError as exc:
-                found = _safe_find(pub, post)
+                found, looked = _safe_find(pub, post)
                 if found is not None:
                     return found
-                if pub.find_is_authoritative or pub.retry_is_idempotent:
+                if _may_send_again(pub, looked):
                     raise _Retryable(f"{exc} (not found on the network; sending again)") from exc
                 raise
             except DuplicateError as exc:
-                found = _safe_find(pub, post)
+                found, _ = _safe_find(pub, post)
                 if found is not None:
                     return found
                 raise AmbiguousError(
@@ -337,6 +343,21 @@ class Runner:
             ledger.record_failed(post.slug, post.target, owner, msg, "auth")
             log.error("%s → %s: failed: %s", post.slug, post.target, msg)
             return Outcome(post.slug, post.target, "failed", error=msg)
+        except RateLimitedError as exc:
+            if exc.retry_after is None:
+                msg = f"{exc.kind}: gave up after the retry budget: {exc}"
+                ledger.record_failed(post.slug, post.target, owner, msg, exc.kind)
+                log.error("%s → %s: failed: %s", post.slug, post.target, msg)
+                return Outcome(post.slug, post.target, "failed", error=msg)
+            # a quota or rate limit that lasts longer than this pass: wait, don't fail
+            until = utcnow() + timedelta(seconds=exc.retry_after)
+            msg = f"rate_limited: {exc}; will retry after {until:%Y-%m-%d %H:%M} UTC"
+            row = ledger.get(post.slug, post.target)
+            attempt_no = row.attempts if row else 0
+            ledger.record_attempt(post.slug, post.target, attempt_no, "rate_limited", msg, owner)
+            ledger.release(post.slug, post.target, owner, msg, not_before=until)
+            log.warning("%s → %s: deferred: %s", post.slug, post.target, msg)
+            return Outcome(post.slug, post.target, "deferred", error=msg)
         except TransientError as exc:
             msg = f"{exc.kind}: gave up after the retry budget: {exc}"
             ledger.record_failed(post.slug, post.target, owner, msg, exc.kind)
@@ -386,7 +407,7 @@ class Runner:
             msg = "unknown: was sending when its process died, and the item changed since"
             self.ledger.record_unknown(row.slug, row.target, self.owner, msg)
             return Outcome(row.slug, row.target, "unknown", error=msg)
-        found = _safe_find(pub, post)
+        found, looked = _safe_find(pub, post)
         if found is not None:
             self.ledger.record_posted(
                 row.slug,
@@ -401,7 +422,7 @@ class Runner:
                 "%s → %s: reconciled: found on the network %s", row.slug, row.target, found.url
             )
             return Outcome(row.slug, row.target, "posted", url=found.url)
-        if pub.find_is_authoritative or pub.retry_is_idempotent:
+        if _may_send_again(pub, looked):
             self.ledger.release(
                 row.slug, row.target, self.owner, "previous send did not arrive; sending again"
             )
@@ -418,12 +439,19 @@ class Runner:
         return Outcome(row.slug, row.target, "unknown", error=msg)
 
 
-def _safe_find(pub: Publisher, post: Post) -> Receipt | None:
+def _safe_find(pub: Publisher, post: Post) -> tuple[Receipt | None, bool]:
+    """The post if find() sees it, and whether find() could look at all."""
     try:
-        return pub.find(post)
+        return pub.find(post), True
     except PublishError as exc:
         log.warning("%s → %s: find failed: %s", post.slug, post.target, exc)
-        return None
+        return None, False
+
+
+def _may_send_again(pub: Publisher, looked: bool) -> bool:
+    """After find() came back empty: an authoritative miss proves absence, a failed find
+    proves nothing — only an idempotent send is safe then."""
+    return pub.retry_is_idempotent or (looked and pub.find_is_authoritative)
 
 
 def run_pass(

@@ -15,7 +15,8 @@ from click.testing import CliRunner, Result
 ROOT = Path(__file__).resolve().parent.parent
 
 # a test must never pick up the developer's own config or secrets
-for _var in [v for v in os.environ if v.startswith("QUOTECAST_")]:
+_KEEP = {"QUOTECAST_REGENERATE_GOLDENS"}  # test-suite switches, not product settings
+for _var in [v for v in os.environ if v.startswith("QUOTECAST_") and v not in _KEEP]:
     del os.environ[_var]
 
 

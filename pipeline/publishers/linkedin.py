@@ -125,9 +125,7 @@ class LinkedInPublisher(Publisher):
         for item in _json(response).get("elements") or []:
             if not isinstance(item, dict) or not item.get("id"):
                 continue
-            media = (
-                ((item.get("content") or {}).get("media") or {}) if isinstance(item, dict) else {}
-            )
+            media = (item.get("content") or {}).get("media") or {}
             if item.get("commentary") in wanted and media.get("altText") in (post.alt_text, None):
                 when = parse_time(item.get("publishedAt") or item.get("createdAt"))
                 return Receipt(

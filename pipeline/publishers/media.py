@@ -245,6 +245,9 @@ class S3Media:
         return self._client
 
     def _error(self, exc: Exception) -> PublishError:
+        names = " and ".join(n for n in self._names if n) or "the AWS credentials"
+        if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
+            return AuthError(f"media: no credentials for the bucket; set {names}", self._names[0])
         response = getattr(exc, "response", None)
         if not isinstance(response, dict):
             return TransientError(f"media: cannot reach the bucket ({type(exc).__name__})")
@@ -253,7 +256,6 @@ class S3Media:
         status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
         detail = f"{code or status}: {short(error.get('Message') or 'no message')}"
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken"):
-            names = " and ".join(n for n in self._names if n) or "the AWS credentials"
             return AuthError(
                 f"media: the bucket {self.bucket!r} refused the upload ({detail}); check {names}",
                 credential=self._names[0] or None,

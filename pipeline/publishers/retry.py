@@ -19,11 +19,22 @@ from tenacity import (
     stop_after_attempt,
     stop_after_delay,
 )
+from tenacity.stop import stop_base
 
 from pipeline.config import PublishSettings
 from pipeline.publishers.base import PublishError, RateLimitedError, TransientError
 
 T = TypeVar("T")
+
+
+class stop_when(stop_base):
+    """Adapt a predicate to tenacity's stop protocol so it composes with `|`."""
+
+    def __init__(self, predicate: Callable[[RetryCallState], bool]) -> None:
+        self.predicate = predicate
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.predicate(retry_state)
 
 
 class RetryPolicy:
@@ -44,6 +55,15 @@ class RetryPolicy:
             )
         ceiling = min(s.backoff_max, s.backoff_initial * (2 ** (attempt - 1)))
         return self.rng.uniform(ceiling / 2, ceiling)  # "equal jitter"
+
+    def _wait_exceeds_budget(self, state: RetryCallState) -> bool:
+        """Stop rather than sleep past the budget: a long rate limit is deferred to a later
+        pass by the runner instead of holding this one (and its claim) for hours."""
+        exc = state.outcome.exception() if state.outcome else None
+        if not isinstance(exc, RateLimitedError) or exc.retry_after is None:
+            return False
+        elapsed = state.seconds_since_start or 0.0
+        return exc.retry_after > self.settings.max_total_seconds - elapsed
 
     def call(
         self,
@@ -66,7 +86,11 @@ class RetryPolicy:
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(s.max_attempts) | stop_after_delay(s.max_total_seconds),
+            stop=(
+                stop_after_attempt(s.max_attempts)
+                | stop_after_delay(s.max_total_seconds)
+                | stop_when(self._wait_exceeds_budget)
+            ),
             wait=_wait,
             before_sleep=_before_sleep,
             sleep=sleep,

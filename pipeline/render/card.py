@@ -13,6 +13,7 @@ format, so a new format needs only its dimensions.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from pipeline.render.text import (
 from pipeline.render.typeset import Block, Colour, draw_block, set_block, set_line
 
 RENDERER_VERSION = "1.0"
+FONT_LOCK = threading.RLock()
 QUOTE_OPSZ = 48
 MIN_MEASURE_EM = 6.5
 
@@ -252,6 +254,10 @@ def _label_block(text: str, face: Face, size: int, width: int) -> Block:
     return block
 
 
+def _all(colour: Colour) -> dict[Style, Colour]:
+    return {"text": colour, "emph": colour, "mark": colour}
+
+
 # -- composition ---------------------------------------------------------------------------
 
 
@@ -263,38 +269,53 @@ def compose(
     base_dir: Path,
     layered: bool = False,
 ) -> Composition:
-    """Lay out and draw the card (not yet encoded). Raises RenderError for a person to fix."""
+    """Lay out and draw the card (not yet encoded). Raises RenderError for a person to fix.
+
+    Cached font objects wrap FreeType faces, which are not thread-safe: one card
+    is composed at a time per process (encoding, the slow part, runs outside the lock).
+    """
     try:
-        return _compose(item, theme, fmt, brand, base_dir, layered)
+        with FONT_LOCK:
+            return _compose(item, theme, fmt, brand, base_dir, layered)
     except (AssetError, FontFileError) as exc:
         raise RenderError(str(exc)) from None
 
 
-def _compose(
-    item: Item, theme: Theme, fmt: CardFormat, brand: Brand, base_dir: Path, layered: bool
-) -> Composition:
-    fr = _frame(fmt)
+@dataclass(frozen=True)
+class _Attribution:
+    """The attribution group: accent rule, author, role, and the photo beside them."""
+
+    author: Block | None
+    role: Block | None
+    photo: int  # diameter, 0 without a photo
+    photo_gap: int
+    rule: tuple[int, int, int]  # width, height, gap below it
+    role_gap: int
+
+    @property
+    def text_height(self) -> int:
+        author = self.author.height if self.author else 0
+        role = self.role.height if self.role else 0
+        return self.rule[1] + self.rule[2] + author + self.role_gap + role
+
+    @property
+    def height(self) -> int:
+        return max(self.text_height, self.photo)
+
+
+def _brand(
+    paint: _Painter,
+    fr: _Frame,
+    theme: Theme,
+    brand: Brand,
+    face: Face,
+    base_dir: Path,
+    muted: Colour,
+) -> tuple[int, int]:
+    """Logo in its corner and the handle in the footer; returns header and footer heights."""
     u = fr.unit
-    faces = _faces(theme)
-    text_c, accent_c, muted_c = (
-        rgb(theme.text_color),
-        rgb(theme.accent_color),
-        rgb(theme.muted_color),
-    )
-    canvas = assets.background(theme.background, (fr.width, fr.height), base_dir).copy()
-    paint = _Painter(canvas, layered)
-
-    # -- what the quote is
-    quote_plain = plain(item.quote)
-    base: Direction = direction_of(quote_plain) or "ltr"
-    open_mark, close_mark = _marks(quote_plain, base)
-    tokens = tuple(prepare_quote(item.quote, close_mark))
-    if not tokens:
-        raise RenderError("the quote is empty")
-
-    # -- brand: logo corner and footer handle
-    logo_path = theme.logo or brand.logo
     logo_img = None
+    logo_path = theme.logo or brand.logo
     if logo_path is not None:
         path = logo_path if logo_path.is_absolute() else base_dir / logo_path
         logo_img = assets.logo(path, round(260 * u), round(56 * u))
@@ -303,33 +324,117 @@ def _compose(
     handle = None
     if theme.show_handle and brand.handle:
         try:
-            handle = set_line(brand.handle, _chain(faces.handle, brand.handle), round(23 * u))
+            handle = set_line(brand.handle, _chain(face, brand.handle), round(23 * u))
         except MissingGlyph as exc:
             raise _glyph_error("brand handle", exc) from None
+    logo_below = logo_img is not None and not at_top
     header_h = logo_img.height if logo_img is not None and at_top else 0
     footer_h = max(
-        handle.height if handle else 0,
-        logo_img.height if logo_img is not None and not at_top else 0,
+        handle.height if handle else 0, logo_img.height if logo_img and logo_below else 0
     )
     if logo_img is not None:
         x = fr.left if at_left else fr.right - logo_img.width
         y = fr.top if at_top else fr.bottom - logo_img.height
         paint.picture("logo", logo_img, x, y)
     if handle is not None:
-        hx = (
-            fr.right - handle.width
-            if (logo_img is not None and not at_top and at_left)
-            else fr.left
+        hx = fr.right - handle.width if logo_below and at_left else fr.left
+        hy = (
+            fr.bottom - (footer_h + handle.height) // 2 if logo_below else fr.bottom - handle.height
         )
-        hy = fr.bottom - handle.height
-        if logo_img is not None and not at_top:
-            hy = fr.bottom - (footer_h + handle.height) // 2
-        paint.block("handle", handle, hx, hy, {"text": muted_c})
+        paint.block("handle", handle, hx, hy, _all(muted))
+    return header_h, footer_h
+
+
+def _attribution(item: Item, faces: _Faces, fr: _Frame, base: Direction) -> _Attribution:
+    u = fr.unit
+    photo = round(116 * u) if item.image is not None else 0
+    photo_gap = round(28 * u) if photo else 0
+    width = fr.right - fr.left - photo - photo_gap
+    parts: list[Block | None] = []
+    for what, text, face, size, leading in (
+        ("author", item.author, faces.author, 36, 1.15),
+        ("role", item.role or "", faces.role, 27, 1.3),
+    ):
+        try:
+            tokens = tokenize(smarten(text))
+            parts.append(_set_limited(tokens, face, text, width, round(size * u), 2, base, leading))
+        except MissingGlyph as exc:
+            raise _glyph_error(what, exc) from None
+    author, role = parts
+    role_gap = round(10 * u) if author and role else 0
+    rule = (round(44 * u), max(2, round(4 * u)), round(22 * u))
+    return _Attribution(author, role, photo, photo_gap, rule, role_gap)
+
+
+def _fit_quote(
+    tokens: tuple[Token, ...],
+    faces: Chain,
+    fr: _Frame,
+    box: tuple[int, int],
+    sizes: tuple[int, int],
+    hang: tuple[str, int],
+    base: Direction,
+    theme: Theme,
+    total_chars: int,
+) -> tuple[Block, int, int]:
+    """The quote at the largest size whose real ink fits: (block, ink height, ink top)."""
+    box_w, box_h = box
+    smin, top_size = sizes
+    mark, hang_px = hang
+    where = f"the {fr.width}×{fr.height} format"
+    while True:
+        try:
+            quote = set_block(
+                tokens, faces, box_w, box_h, smin, top_size, base, theme.line_height, mark
+            )
+        except MissingGlyph as exc:
+            raise _glyph_error("quote", exc) from None
+        except layout.DoesNotFit as exc:
+            raise RenderError(
+                f"the quote is too long for {where}: it has {total_chars} characters and about "
+                f"{min(exc.chars, total_chars - 1)} fit at the theme's minimum size "
+                f"({exc.size} px); shorten the quote or lower quote_size_min"
+            ) from None
+        left, top, right, bottom = quote.ink
+        height = max(quote.height, bottom) - min(0, top)
+        if base == "ltr":
+            across = left >= -hang_px and right <= box_w
+        else:
+            across = left >= 0 and right <= box_w + hang_px
+        if height <= box_h and across:
+            return quote, height, min(0, top)
+        if quote.size <= smin:
+            raise RenderError(
+                f"the quote does not fit {where} even at the theme's minimum size "
+                f"({smin} px); shorten the quote or lower quote_size_min"
+            )
+        top_size = quote.size - 1  # the glyphs' real ink overhangs: one size smaller
+
+
+def _compose(
+    item: Item, theme: Theme, fmt: CardFormat, brand: Brand, base_dir: Path, layered: bool
+) -> Composition:
+    fr = _frame(fmt)
+    u = fr.unit
+    faces = _faces(theme)
+    text_c, accent_c = rgb(theme.text_color), rgb(theme.accent_color)
+    muted_c = rgb(theme.muted_color)
+    canvas = assets.background(theme.background, (fr.width, fr.height), base_dir).copy()
+    paint = _Painter(canvas, layered)
+
+    quote_plain = plain(item.quote)
+    base: Direction = direction_of(quote_plain) or "ltr"
+    rtl = base == "rtl"
+    open_mark, close_mark = _marks(quote_plain, base)
+    tokens = prepare_quote(item.quote, close_mark)
+    if not tokens:
+        raise RenderError("the quote is empty")
+
+    header_h, footer_h = _brand(paint, fr, theme, brand, faces.handle, base_dir, muted_c)
     mid_top = fr.top + (header_h + round(0.6 * fr.margin_y) if header_h else 0)
     mid_bottom = fr.bottom - (footer_h + round(0.75 * fr.margin_y) if footer_h else 0)
     content_w = fr.right - fr.left
 
-    # -- label
     label_text = item.label or theme.category_label
     label = None
     if label_text:
@@ -337,48 +442,13 @@ def _compose(
             label = _label_block(label_text, faces.label, round(24 * u), content_w)
         except MissingGlyph as exc:
             raise _glyph_error("category label", exc) from None
-    gap_label = round(0.5 * fr.margin_y) if label else 0
     label_h = label.height if label else 0
+    gap_label = round(0.5 * fr.margin_y) if label else 0
 
-    # -- attribution
-    photo_d = round(116 * u) if item.image is not None else 0
-    photo_gap = round(28 * u) if photo_d else 0
-    text_w = content_w - photo_d - photo_gap
-    try:
-        author = _set_limited(
-            tokenize(smarten(item.author)),
-            faces.author,
-            item.author,
-            text_w,
-            round(36 * u),
-            2,
-            base,
-            1.15,
-        )
-    except MissingGlyph as exc:
-        raise _glyph_error("author", exc) from None
-    try:
-        role = _set_limited(
-            tokenize(smarten(item.role or "")),
-            faces.role,
-            item.role or "",
-            text_w,
-            round(27 * u),
-            2,
-            base,
-            1.3,
-        )
-    except MissingGlyph as exc:
-        raise _glyph_error("role", exc) from None
-    role_gap = round(10 * u) if author and role else 0
-    rule_w, rule_h = round(44 * u), max(2, round(4 * u))
-    rule_gap = round(22 * u)
-    text_h = (author.height if author else 0) + role_gap + (role.height if role else 0)
-    text_h += rule_h + rule_gap
-    attr_h = max(text_h, photo_d)
-    gap_attr = round(0.6 * fr.margin_y) if attr_h else 0
+    att = _attribution(item, faces, fr, base)
+    gap_attr = round(0.6 * fr.margin_y)
 
-    # -- quote: the largest size that fits what is left
+    # the quote: the largest size that fits what is left, its opening mark hung in the margin
     qfaces = _chain(faces.quote, quote_plain)
     try:
         hang_em = fonts.width(open_mark, qfaces)
@@ -387,87 +457,57 @@ def _compose(
     smin = max(8, round(theme.quote_size_min * u))
     # never so large that a line holds fewer than MIN_MEASURE_EM (about a dozen letters)
     smax = max(smin, min(round(theme.quote_size_max * u), int(content_w / MIN_MEASURE_EM)))
-    hang = math.ceil(hang_em * smax) + round(6 * u)
+    hang = min(fr.left, math.ceil(hang_em * smax) + round(6 * u))
     q_top = mid_top + label_h + gap_label
-    q_bottom = mid_bottom - attr_h - gap_attr
-    if base == "ltr":
-        quote_box = (fr.left - hang, q_top, fr.right, q_bottom)
-    else:
+    q_bottom = mid_bottom - att.height - gap_attr
+    if rtl:
         quote_box = (fr.left, q_top, fr.right + hang, q_bottom)
-    box_h = q_bottom - q_top
-    if box_h < smin * 1.5:
+    else:
+        quote_box = (fr.left - hang, q_top, fr.right, q_bottom)
+    if q_bottom - q_top < smin * 1.5:
         raise RenderError(
             f"the {fr.width}×{fr.height} format leaves no room for the quote once the label, "
             "attribution and brand are placed; shorten the role or use a taller format"
         )
-    top_size = smax
-    while True:
-        try:
-            quote = set_block(
-                tokens, qfaces, content_w, box_h, smin, top_size, base, theme.line_height, open_mark
-            )
-        except MissingGlyph as exc:
-            raise _glyph_error("quote", exc) from None
-        except layout.DoesNotFit as exc:
-            total = len(quote_plain)
-            raise RenderError(
-                f"the quote is too long for the {fr.width}×{fr.height} format: it has "
-                f"{total} characters and about {min(exc.chars, total - 1)} fit at the theme's "
-                f"minimum size ({exc.size} px); shorten the quote or lower quote_size_min"
-            ) from None
-        ink_l, ink_t, ink_r, ink_b = quote.ink
-        q_h = max(quote.height, ink_b) - min(0, ink_t)
-        inside = (
-            q_h <= box_h
-            and (ink_l >= -hang if base == "ltr" else ink_l >= 0)
-            and (ink_r <= content_w if base == "ltr" else ink_r <= content_w + hang)
-        )
-        if inside:
-            break
-        if quote.size <= smin:
-            raise RenderError(
-                f"the quote does not fit the {fr.width}×{fr.height} format even at the theme's "
-                f"minimum size ({smin} px); shorten the quote or lower quote_size_min"
-            )
-        top_size = quote.size - 1  # the glyphs' real ink overhangs: one size smaller
-
-    # -- place the group (label, quote, attribution) a little above the middle
-    free = (mid_bottom - mid_top) - (label_h + gap_label + q_h + gap_attr + attr_h)
-    y = mid_top + max(0, round(free * 0.45))
-    rtl = base == "rtl"
-    if label:
-        paint.block(
-            "label", label, fr.right - label.width if rtl else fr.left, y, {"text": accent_c}
-        )
-        y += label_h + gap_label
-    paint.block(
-        "quote",
-        quote,
-        fr.left,
-        y - min(0, ink_t),
-        {"text": text_c, "emph": accent_c, "mark": accent_c},
+    quote, q_h, ink_top = _fit_quote(
+        tokens,
+        qfaces,
+        fr,
+        (content_w, q_bottom - q_top),
+        (smin, smax),
+        (open_mark, hang),
+        base,
+        theme,
+        len(quote_plain),
     )
+
+    # the group (label, quote, attribution) sits a little above the middle of its space
+    free = (mid_bottom - mid_top) - (label_h + gap_label + q_h + gap_attr + att.height)
+    y = mid_top + max(0, round(free * 0.45))
+    if label:
+        paint.block("label", label, fr.right - label.width if rtl else fr.left, y, _all(accent_c))
+        y += label_h + gap_label
+    quote_colours: dict[Style, Colour] = {"text": text_c, "emph": accent_c, "mark": accent_c}
+    paint.block("quote", quote, fr.left, y - ink_top, quote_colours)
     y += q_h + gap_attr
-    if photo_d and item.image is not None:
-        pic = assets.photo(item.image, photo_d)
-        px = fr.right - photo_d if rtl else fr.left
-        paint.picture("photo", pic, px, y + (attr_h - photo_d) // 2)
-    tx = fr.left if rtl else fr.left + photo_d + photo_gap
-    ty = y + (attr_h - text_h) // 2
-    rx = fr.right - photo_d - photo_gap - rule_w if rtl else tx
+    if att.photo and item.image is not None:
+        pic = assets.photo(item.image, att.photo)
+        px = fr.right - att.photo if rtl else fr.left
+        paint.picture("photo", pic, px, y + (att.height - att.photo) // 2)
+    tx = fr.left if rtl else fr.left + att.photo + att.photo_gap
+    ty = y + (att.height - att.text_height) // 2
+    rule_w, rule_h, rule_gap = att.rule
+    rx = fr.right - att.photo - att.photo_gap - rule_w if rtl else tx
     paint.rect("attribution", (rx, ty, rx + rule_w, ty + rule_h), accent_c)
     ty += rule_h + rule_gap
-    if author:
-        paint.block("attribution", author, tx, ty, {"text": text_c, "emph": text_c, "mark": text_c})
-        ty += author.height + role_gap
-    if role:
-        paint.block(
-            "attribution", role, tx, ty, {"text": muted_c, "emph": muted_c, "mark": muted_c}
-        )
+    if att.author:
+        paint.block("attribution", att.author, tx, ty, _all(text_c))
+        ty += att.author.height + att.role_gap
+    if att.role:
+        paint.block("attribution", att.role, tx, ty, _all(muted_c))
 
-    image = paint.finish()
     return Composition(
-        image=image,
+        image=paint.finish(),
         content=(fr.left - hang, fr.top, fr.right + hang, fr.bottom),
         quote_box=quote_box,
         quote_size=quote.size,

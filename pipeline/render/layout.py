@@ -295,4 +295,17 @@ def chars_that_fit(
             lo = mid
         else:
             hi = mid - 1
-    return len(" ".join(w for w, _ in words[:lo]))
+    chars = len(" ".join(w for w, _ in words[:lo]))
+    if lo == len(words):
+        return chars
+    # then as much of the next word as fits (a very long word would otherwise count as 0)
+    text, space_before = words[lo]
+    a, b = 0, len(text)
+    while a < b:
+        mid = (a + b + 1) // 2
+        trial = [*words[:lo], (text[:mid], space_before)]
+        if fits(trial, measure, box_w, box_h, size, metrics, boundaries) is not None:
+            a = mid
+        else:
+            b = mid - 1
+    return chars + (1 if lo and a else 0) + a

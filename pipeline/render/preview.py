@@ -17,7 +17,7 @@ from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.files import atomic_write
 from pipeline.items import Item, load_queue
-from pipeline.render.card import render_card
+from pipeline.render.card import FONT_LOCK, render_card
 from pipeline.render.encode import encode
 from pipeline.render.fonts import Face, chain
 from pipeline.render.typeset import draw_block, set_line
@@ -146,7 +146,6 @@ def contact_sheet(cards: Sequence[tuple[str, str, Path]], out: Path) -> Path:
     for slug, fmt, path in cards:
         rows.setdefault(slug, []).append((fmt, path))
     pad, head, caption = 28, 44, 36
-    face = Face("Inter-Variable.ttf", 0, 500, 20)
     thumbs: list[tuple[str, list[tuple[str, Image.Image]]]] = []
     for slug, entries in rows.items():
         row = []
@@ -160,6 +159,21 @@ def contact_sheet(cards: Sequence[tuple[str, str, Path]], out: Path) -> Path:
     width = pad + max(sum(t.width + pad for _, t in row) for _, row in thumbs)
     height = pad + len(thumbs) * (head + THUMB_HEIGHT + caption + pad)
     sheet = Image.new("RGB", (width, height), _SHEET_BG)
+    with FONT_LOCK:
+        _caption(sheet, thumbs, pad, head, caption)
+    data, _ = encode(sheet, "png")
+    atomic_write(out, data)
+    return out
+
+
+def _caption(
+    sheet: Image.Image,
+    thumbs: list[tuple[str, list[tuple[str, Image.Image]]]],
+    pad: int,
+    head: int,
+    caption: int,
+) -> None:
+    face = Face("Inter-Variable.ttf", 0, 500, 20)
     y = pad
     for slug, row in thumbs:
         draw_block(sheet, set_line(slug, chain(face), 22), pad, y, {"text": _SHEET_HEAD})
@@ -176,6 +190,3 @@ def contact_sheet(cards: Sequence[tuple[str, str, Path]], out: Path) -> Path:
             )
             x += thumb.width + pad
         y += THUMB_HEIGHT + caption + pad
-    data, _ = encode(sheet, "png")
-    atomic_write(out, data)
-    return out

@@ -206,6 +206,9 @@ def test_rebuild_reuses_thumbnails_and_keeps_items_gone_from_the_queue(posted: P
     alts = [a["alt"] for a in page.all("img") if (a.get("src") or "").startswith("thumbs/")]
     assert any("Peter Drucker" in (alt or "") for alt in alts)
     assert not list(site(posted).rglob("*.tmp"))
+    # a web server (another user) can read every file it serves
+    files = [f for f in site(posted).rglob("*") if f.is_file() and "media" not in f.parts]
+    assert files and all(f.stat().st_mode & 0o444 == 0o444 for f in files)
 
 
 def test_thumbnails_of_cards_no_longer_posted_are_removed(posted: Project) -> None:
@@ -287,3 +290,28 @@ def test_data_folder_that_is_a_file_is_a_clear_error(bare_project: Project) -> N
     (bare_project.var / "site").write_text("not a folder")
     with pytest.raises(QuotecastError, match="cannot write the bio site"):
         build(settings_of(bare_project))
+
+
+def test_brand_logo_is_served_locally_in_the_header(posted: Project) -> None:
+    Image.new("RGB", (64, 64), "#F2B134").save(posted.root / "logo.png")
+    text = posted.config.read_text(encoding="utf-8")
+    posted.config.write_text(
+        text.replace(
+            'handle = "@globaladvisors"\n', 'handle = "@globaladvisors"\nlogo = "logo.png"\n'
+        ),
+        encoding="utf-8",
+    )
+    build(settings_of(posted))
+    page = Page((site(posted) / "index.html").read_text(encoding="utf-8"))
+    assert {"src": "logo.png", "alt": "", "width": "104", "height": "104"} in page.all("img")
+    assert (site(posted) / "logo.png").read_bytes() == (posted.root / "logo.png").read_bytes()
+
+
+def test_site_base_url_must_be_http(bare_project: Project) -> None:
+    from pipeline.errors import ConfigError
+
+    bare_project.write_config(
+        bare_project.config.read_text() + '\n[site]\nbase_url = "ftp://quotes.example.com"\n'
+    )
+    with pytest.raises(ConfigError, match=r"site.base_url: .*only http and https"):
+        settings_of(bare_project)

@@ -59,7 +59,8 @@ quotes = st.one_of(
 ).map(_join)
 authors = st.one_of(
     st.lists(st.one_of(latin_word, cjk_run, emoji), min_size=1, max_size=4),
-    st.lists(st.one_of(latin_word, emoji), min_size=8, max_size=40),  # sometimes too long
+    st.lists(st.one_of(latin_word, emoji), min_size=8, max_size=40),  # long
+    st.lists(st.one_of(cjk_run, emoji), min_size=12, max_size=40),  # too long for some
 ).map(lambda ws: " ".join(ws)[:200].strip() or "A")
 roles = st.one_of(
     st.none(),

@@ -86,7 +86,7 @@ def _check(item: Item, network: str) -> Composed | None:
 
 
 @pytest.mark.parametrize("network", NETWORKS)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(item=items)
 def test_every_caption_fits_its_network(network: str, item: Item) -> None:
     _check(item, network)

@@ -313,3 +313,8 @@ def test_display_url_shortens_long_paths() -> None:
 )
 def test_measure(text: str, counter: str, expected: int) -> None:
     assert measure(text, counter) == expected
+
+
+def test_x_refuses_characters_twitter_text_calls_invalid() -> None:
+    with pytest.raises(CaptionError, match="characters X refuses"):
+        write_caption(make_item(quote="odd \ufffe char"), "x", "x", S)

@@ -27,7 +27,7 @@ import itertools
 import threading
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -176,7 +176,7 @@ class MetaFake(FakeServer):
     def fetch(self, url: str) -> tuple[bytes | None, str]:
         """Download image_url as Meta's crawler would: (bytes, "") or (None, why)."""
         try:
-            with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=5) as answer:
                 ctype = answer.headers.get("Content-Type", "")
                 data = answer.read()
         except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -347,7 +347,7 @@ class FakeGraph(MetaFake):
         url = p.get("image_url")
         if not url:
             return graph_error(400, 100, "The parameter image_url is required")
-        image, why = self.fetch(url)
+        image, _ = self.fetch(url)
         if image is None:
             return self.fetch_failed(url)
         kind = p.get("media_type", "IMAGE")
@@ -407,7 +407,7 @@ class FakeGraph(MetaFake):
             if node in self.containers:
                 item = self.containers[node]
                 self.advance(item)
-                body = {"id": item.id, "status_code": item.status}
+                body: dict[str, Any] = {"id": item.id, "status_code": item.status}
                 body["status"] = (
                     item.error if item.status == "ERROR" and item.error else item.status.title()
                 )

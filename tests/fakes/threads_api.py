@@ -65,11 +65,12 @@ class FakeThreads(MetaFake):
         url = p.get("image_url")
         if kind == "IMAGE" and not url:
             return graph_error(400, 100, "Param image_url is required for media_type IMAGE")
-        image: bytes | None = b""
+        image = b""
         if url:
-            image, _ = self.fetch(url)
-            if image is None:
+            fetched, _ = self.fetch(url)
+            if fetched is None:
                 return self.fetch_failed(url)
+            image = fetched
         item = self.new_container(self.user, url or "", image, text, p.get("alt_text"), kind)
         return Response(200, {"id": item.id})
 

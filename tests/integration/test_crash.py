@@ -96,8 +96,8 @@ def test_sigkill_mid_request_then_the_next_pass_reconciles(bare_project: Project
                 assert "unknown  alpha → webhook" in late.stdout
 
         # and a further pass changes nothing
-        last = project.run("publish", "--now", env=env)
-        assert last.returncode == 0, last.stdout + last.stderr
-        assert "nothing new to publish; 3 already posted earlier" in last.stdout
+        last = project.cli("publish", "--now", env=env)
+        assert last.exit_code == 0, last.output
+        assert "nothing new to publish; 3 already posted earlier" in last.output
         for n, net in nets.items():
             assert len(net.held()) == 1 and net.create_requests() == 1, n

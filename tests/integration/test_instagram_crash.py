@@ -9,9 +9,9 @@ with its media id — never two stories, never a silent loss.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -137,21 +137,26 @@ def test_killed_between_container_and_media_publish(
     assert done.url == fake.published[0].permalink
 
 
-def test_killed_during_media_publish_that_went_through(
-    setup: tuple[Project, StaticSite], fake: FakeGraph
+@pytest.mark.parametrize("went_through", [True, False], ids=["meta-published", "meta-dropped"])
+def test_killed_during_media_publish(
+    setup: tuple[Project, StaticSite], fake: FakeGraph, went_through: bool
 ) -> None:
     project, site = setup
-    held = fake.inject(PUBLISH, Fault.held())  # then let the fake complete it
+    # held, then either completed by the fake (Meta published) or dropped unprocessed
+    held = fake.inject(
+        PUBLISH, Fault(hold=threading.Event(), reset=not went_through, commit=went_through)
+    )
 
     kill_when(project, held)
 
-    assert len(fake.published) == 1  # Meta published it; nobody told quotecast
-    story = fake.published[0]
-    assert story.image_url.startswith(f"{site.url}/media/")
+    assert len(fake.published) == (1 if went_through else 0)
     wait_for_lease(project)
     next_pass(project)
 
     assert len(fake.published) == 1 and fake.double_publish_attempts == 0
+    assert len(fake.containers) == 1  # published or not, it was the one journaled container
+    story = fake.published[0]
+    assert story.image_url.startswith(f"{site.url}/media/")
     done = row(project)
     assert done.state == "posted" and done.remote_id == story.id and done.url == story.permalink
     history = json.loads(project.cli("history", SLUG, "--json").output)

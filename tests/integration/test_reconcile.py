@@ -17,8 +17,10 @@ import pytest
 
 from pipeline.ledger import Ledger, utcnow
 from pipeline.posts import Post
+from pipeline.publishers.bluesky import BlueskyPublisher
 from tests.conftest import Project
 from tests.fakes import Fault
+from tests.fakes.bluesky_api import GET_RECORD
 from tests.integration.harness import (
     NETWORKS,
     Net,
@@ -182,3 +184,44 @@ def test_status_resolve_and_retry_settle_without_touching_posted_targets(
             (1, "unknown"),
             (1, "resolved"),
         ]
+
+
+@pytest.mark.parametrize("find_fails", [True, False], ids=["find-fails", "find-misses"])
+@pytest.mark.parametrize("where", ["reconcile", "send"])
+def test_a_failed_find_is_no_proof_of_absence(
+    bare_project: Project, find_fails: bool, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For an adapter whose find() is authoritative but whose send is not idempotent (Bluesky
+    with that flag turned off), only a find() that looked and missed allows sending again. A
+    find() that fails (the PDS answers 500) proves nothing: the post is unknown, not resent —
+    both when reconciling a dead process's row and right after an ambiguous send."""
+    monkeypatch.setattr(BlueskyPublisher, "retry_is_idempotent", False)
+    net = start_net("bluesky")
+    try:
+        configure(bare_project, [net])
+        add_items(bare_project, "alpha")
+        for key, value in net.env.items():
+            monkeypatch.setenv(key, value)
+        with runner(bare_project, sleep=lambda s: None) as r:
+            assert r.ledger is not None
+            post, _ = r.build_post(item_of(r, "alpha"), "bluesky")
+            if where == "reconcile":
+                leave_sending(r.ledger, post)
+            else:
+                net.fake.inject(net.create, Fault.reset_before_commit())
+            if find_fails:
+                net.fake.inject(GET_RECORD, Fault.error(500, {"error": "InternalServerError"}))
+            report = r.run()
+        got = row(bare_project, "alpha", "bluesky")
+        assert got is not None
+        sent_at_first = 1 if where == "send" else 0
+        if find_fails:
+            assert [o.result for o in report.outcomes] == ["unknown"]
+            assert got.state == "unknown"
+            assert net.held() == [] and net.create_requests() == sent_at_first
+        else:
+            assert report.outcomes[-1].result == "posted"
+            assert got.state == "posted" and net.held_for("alpha") == [got.remote_id]
+            assert net.create_requests() == sent_at_first + 1
+    finally:
+        net.fake.stop()

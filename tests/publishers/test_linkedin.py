@@ -33,7 +33,8 @@ POSTS = "POST /rest/posts"
 FIND = "GET /rest/posts"
 CAPTION = (
     "“Stay curious.” (Ada Lovelace, 1843) — read more: "
-    "https://example.com/q/stay_curious?utm_source=linkedin&utm_medium=social\n\n#quotes #ada_lovelace"
+    "https://example.com/q/stay_curious?utm_source=linkedin&utm_medium=social\n\n"
+    "#quotes #ada_lovelace"
 )
 
 
@@ -94,6 +95,7 @@ def test_little_format_escapes_markup_but_keeps_links_and_hashtags() -> None:
     assert "\\(Ada Lovelace, 1843\\)" in text
     assert "https://example.com/q/stay_curious?utm_source=linkedin&utm_medium=social" in text
     assert text.endswith("#quotes #ada_lovelace")
+    assert little("(see https://x.example/a_b?c=1).") == "\\(see https://x.example/a_b?c=1\\)."
     assert little("a_b *c* [d] {e} <f> @g ~h | \\ x#y") == (
         "a\\_b \\*c\\* \\[d\\] \\{e\\} \\<f\\> \\@g \\~h \\| \\\\ x\\#y"
     )

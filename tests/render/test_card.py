@@ -179,8 +179,9 @@ def test_too_long_says_how_many_characters_fit(settings: Settings) -> None:
     assert "1600×900" in msg and f"{len(quote)} characters" in msg
     fit = int(msg.split("about ")[1].split(" ")[0])
     assert 100 < fit < len(quote)
-    # that many characters really do fit, and a few words more do not
-    compose(make_item(quote[:fit]), theme, fmt, settings.brand, settings.base_dir)
+    # about that many characters really do fit (leaving room for the closing mark),
+    # and a few words more do not
+    compose(make_item(quote[: fit - 5]), theme, fmt, settings.brand, settings.base_dir)
     with pytest.raises(RenderError):
         compose(make_item(quote[: fit + 30]), theme, fmt, settings.brand, settings.base_dir)
 
@@ -219,15 +220,21 @@ def test_logo_sits_in_its_corner_clear_of_the_quote(
     assert (box[0] < fmt.width / 2) == left
 
 
+def _rgb(img: Image.Image, x: int, y: int) -> tuple[int, int, int]:
+    px = img.getpixel((x, y))
+    assert isinstance(px, tuple)
+    return (px[0], px[1], px[2])
+
+
 def test_background_kinds(settings: Settings, photo: Path) -> None:
     fmt = settings.formats["square"]
     item = make_item("Backgrounds")
     grad = Theme(background=Background(kind="gradient", colors=["#000000", "#FFFFFF"], angle=90))
     img = compose(item, grad, fmt, settings.brand, settings.base_dir).image
-    assert img.getpixel((2, 540))[0] < 10 and img.getpixel((1077, 540))[0] > 245
+    assert _rgb(img, 2, 540)[0] < 10 and _rgb(img, 1077, 540)[0] > 245
     scrim = Theme(background=Background(kind="image", image=photo, colors=["#000000"], scrim=0.5))
     img = compose(item, scrim, fmt, settings.brand, settings.base_dir).image
-    r, g, b = img.getpixel((2, 2))
+    r, g, b = _rgb(img, 2, 2)
     assert (r, g, b) != (0, 0, 0) and max(r, g, b) < 90 * 0.5 + 60  # photo, darkened
     missing = Theme(background=Background(kind="image", image=Path("nope.jpg")))
     with pytest.raises(RenderError, match="nope.jpg"):
@@ -247,7 +254,7 @@ _QUOTE = st.lists(_WORD, min_size=1, max_size=45).map(" ".join)
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(quote=_QUOTE, fmt=st.sampled_from(FORMATS), theme=st.sampled_from(["dark", "light"]))
 def test_property_nothing_outside_the_box_or_in_a_safe_zone(
@@ -258,7 +265,7 @@ def test_property_nothing_outside_the_box_or_in_a_safe_zone(
 
 
 @settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(quote=_QUOTE, more=_QUOTE, fmt=st.sampled_from(FORMATS))
 def test_property_a_longer_quote_never_gets_a_larger_size(
@@ -275,3 +282,71 @@ def test_property_a_longer_quote_never_gets_a_larger_size(
         Path("."),
     )
     assert longer.quote_size <= short.quote_size
+
+
+# -- formats and labels -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        CardFormat(width=1200, height=630),  # link preview
+        CardFormat(width=1080, height=2340, safe_top=300, safe_bottom=420, encoding="jpeg"),
+        CardFormat(width=720, height=720),
+    ],
+)
+def test_a_new_format_is_only_its_dimensions(
+    seed: Item, settings: Settings, fmt: CardFormat
+) -> None:
+    comp = compose(seed, settings.themes["dark"], fmt, settings.brand, settings.base_dir, True)
+    assert comp.image.size == (fmt.width, fmt.height)
+    assert_well_placed(comp, fmt)
+
+
+def test_label_is_the_first_category_else_the_theme_label(settings: Settings) -> None:
+    fmt = settings.formats["square"]
+    theme = settings.themes["dark"].model_copy(update={"category_label": "Breaking Business News"})
+    with_category = compose(
+        make_item("Words", category=("Insights", "Other")),
+        theme,
+        fmt,
+        settings.brand,
+        Path("."),
+        True,
+    )
+    from_theme = compose(
+        make_item("Words", category=()), theme, fmt, settings.brand, Path("."), True
+    )
+    none = compose(
+        make_item("Words", category=()),
+        settings.themes["dark"],
+        fmt,
+        settings.brand,
+        Path("."),
+        True,
+    )
+    a, b = with_category.layers["label"].getbbox(), from_theme.layers["label"].getbbox()
+    assert a is not None and b is not None
+    assert b[2] - b[0] > 2 * (a[2] - a[0])  # "BREAKING BUSINESS NEWS" is far wider than "INSIGHTS"
+    assert "label" not in none.layers
+
+
+def test_cards_render_the_same_from_several_threads(seed: Item, settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(fmt, theme) for fmt in FORMATS for theme in ("dark", "light")]
+
+    def one(job: tuple[str, str]) -> bytes:
+        fmt, theme = job
+        return render_card(
+            seed,
+            settings.themes[theme],
+            fmt,
+            settings.formats[fmt],
+            settings.brand,
+            settings.base_dir,
+        ).card.data
+
+    sequential = [one(j) for j in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(one, jobs)) == sequential

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from pipeline.config import load_settings
 from tests.conftest import Project
 
 BAD_GLYPH = 'quote = "Thai: สวัสดี"\nauthor = "Someone"\n'
@@ -19,11 +20,12 @@ def test_render_writes_every_format_and_prints_paths(project: Project) -> None:
     assert out.returncode == 0, out.stderr
     paths = [Path(line) for line in out.stdout.splitlines() if line.strip()]
     preview = project.var / "preview"
+    formats = load_settings(project.config).formats
+    assert {"story", "portrait", "square", "landscape"} <= set(formats)
     expected = {
-        preview / "karpathy-anthropic-pretraining-story.jpg",
-        preview / "karpathy-anthropic-pretraining-portrait.png",
-        preview / "karpathy-anthropic-pretraining-square.png",
-        preview / "karpathy-anthropic-pretraining-landscape.png",
+        preview
+        / f"karpathy-anthropic-pretraining-{name}.{'jpg' if f.encoding == 'jpeg' else 'png'}"
+        for name, f in formats.items()
     }
     assert {p.resolve() for p in paths} == {p.resolve() for p in expected}
     for p in expected:

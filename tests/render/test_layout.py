@@ -158,6 +158,13 @@ def test_too_long_says_how_many_characters_fit() -> None:
         layout.fit_text(words, fake_measure(words), 400, 300, 30, 60, METRICS)
     assert err.value.size == 30
     assert 0 < err.value.chars < err.value.total == 999
-    fitting = words[: (err.value.chars + 1) // 5]
-    assert _fits(fitting, (400, 300), 30)
-    assert not _fits(words[: len(fitting) + 1], (400, 300), 30)
+    text = " ".join(w for w, _ in words)
+    assert _fits(as_words(text[: err.value.chars]), (400, 300), 30)
+    assert not _fits(as_words(text[: err.value.chars + 1]), (400, 300), 30)
+
+
+def test_a_single_enormous_word_still_says_how_much_fits() -> None:
+    words = [("x" * 990, False)]
+    with pytest.raises(DoesNotFit) as err:
+        layout.fit_text(words, fake_measure(words), 400, 300, 30, 60, METRICS)
+    assert 100 < err.value.chars < 990

@@ -99,3 +99,16 @@ def test_total_time_is_bounded() -> None:
     with pytest.raises(TransientError):
         policy(max_attempts=20, max_total_seconds=0.12).call(fn, sleep=lambda s: None)
     assert 2 <= len(calls) <= 4
+
+
+def test_a_rate_limit_longer_than_the_budget_is_not_slept_through() -> None:
+    calls = []
+    sleeps: list[float] = []
+
+    def fn() -> None:
+        calls.append(1)
+        raise RateLimitedError("quota used up", retry_after=3600.0)
+
+    with pytest.raises(RateLimitedError):
+        policy(max_total_seconds=600).call(fn, sleep=sleeps.append)
+    assert len(calls) == 1 and sleeps == []  # the runner defers it to a later pass
