@@ -168,6 +168,13 @@ def _candidates(text: str) -> list[str]:
     return list(seen)
 
 
+def shortest_quote(text: str) -> str:
+    """The shortest form shortening may reach: the quote cut after its first word (or its
+    first character when the first word alone is too long); never just '…'."""
+    cuts = _candidates(text)
+    return cuts[-1] if cuts else text
+
+
 def _first_fitting(candidates: Sequence[str], ok: Callable[[str], bool]) -> str | None:
     """The first (longest) candidate that fits. Binary search, since a longer text is
     almost never shorter to a network; the walk after it makes the answer right anyway."""
@@ -261,15 +268,17 @@ class _Writer:
             if role is not None:
                 return replace(parts, role=role)
             parts = replace(parts, role="")
-        quote = _first_fitting(_candidates(parts.quote), lambda q: self.ok(replace(parts, quote=q)))
+        quotes = _candidates(parts.quote)
+        quote = _first_fitting(quotes, lambda q: self.ok(replace(parts, quote=q)))
         if quote is not None:
             return replace(parts, quote=quote)
-        shortest = self.render(replace(parts, quote=ELLIPSIS))
+        shortest = self.render(replace(parts, quote=shortest_quote(parts.quote)))
         raise CaptionError(
             f"{self.item.slug}: caption for {self.rule.name} cannot fit {self.rule.limit} "
-            f"{self.rule.unit}: without hashtags and role, with the quote cut to nothing, it "
-            f"still measures {self.length(shortest)} (template: {self.where}); shorten the "
-            "author, the link or the template, or raise options.caption_max for this target"
+            f"{self.rule.unit}: without hashtags and role, with the quote cut to its first "
+            f"word, it still measures {self.length(shortest)} (template: {self.where}); "
+            "shorten the author, the link or the template, or raise options.caption_max "
+            "for this target"
         )
 
 

@@ -124,7 +124,9 @@ class Daemon:
         self.last_pass: dict[str, int] = {}
         self.next_at: datetime | None = None
         self.passes = 0
-        self._attempted: set[tuple[str, str, str]] = set()
+        # posts this process already tried for their slot: not tried again within its grace
+        # (a post held back by an auth failure waits for the next slot, not the next minute)
+        self._attempted: dict[tuple[str, str, str], datetime] = {}
         self._said: set[str] = set()
         self._pass_lock = threading.Lock()
         self._sync_lock = threading.Lock()
@@ -426,6 +428,9 @@ class Daemon:
             now = self.clock()
             plan, scan, _ = snapshot(self.settings, self.ledger, now)
             self._tell_news(plan, scan)
+            old = now - timedelta(days=1, seconds=self.sched.misfire_grace + self.sched.jitter)
+            for key in [k for k, at in self._attempted.items() if at < old]:
+                del self._attempted[key]
             due = [e for e in plan.due() if e.key not in self._attempted]
             if due:
                 report = self._post(due, scan, why)
@@ -457,7 +462,7 @@ class Daemon:
             network = self.settings.targets[e.target].network
             self.ledger.reserve(e.slug, e.target, network, e.at, tzname)
             pairs.add((e.slug, e.target))
-            self._attempted.add(e.key)
+            self._attempted[e.key] = e.at
         rank = {slug: i for i, slug in enumerate(dict.fromkeys(e.slug for e in due))}
         items = sorted(scan.items, key=lambda it: rank.get(it.slug, len(rank)))
         ordered = QueueScan(items=items, problems=list(scan.problems))

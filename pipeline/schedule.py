@@ -40,7 +40,10 @@ Who posts when, per target (each target is planned on its own):
   slots, keeping their order. Several slots missed within grace (the daemon was
   down) are all due at once and post in time order. An item whose `publish_at` is
   older than grace is *missed*: the daemon never posts it late; `quotecast plan`
-  reports it and an alert is sent. (`publish --now` still posts it on request.)
+  reports it and an alert is sent, and it leaves any slot at that instant free.
+  (`publish --now` still posts it on request.)
+* Horizon. The plan covers `days` ahead; items beyond it are listed as waiting and
+  come into the plan as time moves on (the daemon plans again every rescan).
 """
 
 from __future__ import annotations

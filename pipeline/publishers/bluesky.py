@@ -343,8 +343,8 @@ class BlueskyPublisher(Publisher):
     def _session_changed(self, event: SessionEvent, session: Session) -> None:
         self._did = session.did
         if self.session_file is not None and event in (SessionEvent.CREATE, SessionEvent.REFRESH):
-            try:  # mkstemp makes it mode 0600; a cache that cannot be written costs a login
-                atomic_write(self.session_file, session.export().encode())
+            try:  # tokens: owner-only (0600); a cache that cannot be written costs a login
+                atomic_write(self.session_file, session.export().encode(), mode=0o600)
             except OSError as exc:
                 log.warning("bluesky %s: cannot cache the session: %s", self.ctx.name, exc)
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.caption_rules import ELLIPSIS, hashtags_for
-from pipeline.captions import Composed, Parts, _Writer, compose, plain
+from pipeline.captions import Composed, Parts, _Writer, compose, plain, shortest_quote
 from pipeline.errors import CaptionError
 from pipeline.items import Item
 from tests.captions.strategies import (
@@ -67,8 +67,8 @@ def _check(item: Item, network: str) -> Composed | None:
     try:
         c = compose(item, network, network, SETTINGS)
     except CaptionError as exc:
-        # only when even the shortest form (no hashtags, no role, no quote) is too long
-        shortest = w.render(Parts(ELLIPSIS, "", ()))
+        # only when even the shortest form (no hashtags, no role, one word) is too long
+        shortest = w.render(Parts(shortest_quote(full.quote), "", ()))
         assert not within_limit(network, shortest), (network, shortest)
         assert "cannot fit" in str(exc)
         return None

@@ -37,8 +37,7 @@ class Daemon:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTECAST_")}
         full_env.update(env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "--config", "config.toml", "run"]
-            + ["--log-format", "json"],
+            [sys.executable, "-m", "pipeline", "-c", "config.toml", "run", "--log-format", "json"],
             cwd=root,
             env=full_env,
             stdout=subprocess.PIPE,
@@ -68,8 +67,8 @@ class Daemon:
     def logged(self, message: str) -> bool:
         return any(message in line["message"] for line in self.lines)
 
-    def terminate(self, timeout: float = 15) -> int:
-        self.proc.send_signal(signal.SIGTERM)
+    def terminate(self, timeout: float = 15, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
         code = self.proc.wait(timeout)
         self._reader.join(5)
         return code
@@ -148,12 +147,12 @@ def test_daemon_posts_once_stops_cleanly_and_restarts_without_doubles(
     assert outbox_posts(root) == ["first", "second"]
     assert [p.submitted_text.count("second") > 0 for p in fake_x.posts] == [False, True]
 
-    # 3. restart again: nothing is posted twice
+    # 3. restart again: nothing is posted twice; Ctrl-C (SIGINT) stops it as cleanly
     d = Daemon(root, env)
     try:
         d.wait_for(lambda: d.logged("daemon started"))
         time.sleep(1.5)  # several watch/rescan rounds
-        assert d.terminate() == 0
+        assert d.terminate(sig=signal.SIGINT) == 0
     finally:
         d.kill()
     assert not any(e.get("outcome") == "posted" for e in d.lines)

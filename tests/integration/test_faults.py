@@ -181,8 +181,7 @@ def test_429_short_real_wait(bare_project: Project, monkeypatch: pytest.MonkeyPa
         assert outcomes(report, "webhook") == ["posted"]
         assert 1.0 <= waited < 3.0
         assert len(net.held()) == 1
-        stamps = [req for req in net.fake.requests_to(net.create)]
-        assert len(stamps) == 2
+        assert net.create_requests() == 2
         assert tries(bare_project, "alpha", "webhook") == [(1, "rate_limited"), (2, "posted")]
     finally:
         net.fake.stop()
@@ -303,7 +302,7 @@ def test_duplicate_is_reconciled_through_find(project: Project, net: Net) -> Non
     sink answer the repeated Idempotency-Key with the post they have — all end `posted` with
     the existing post's id, and nothing is posted twice."""
     with runner(project, sleep=lambda s: None) as r:
-        post, _ = r.build_post(item_of(r, "alpha"), net.network)
+        post, _ = r.build_post(item_of(r, "alpha"), net.network, r.publisher(net.network).limits)
         seeded = r.publisher(net.network).publish(post)
         assert len(net.held()) == 1
         report = r.run(targets=[net.network])

@@ -11,6 +11,7 @@ sessions, site), nor in the text of any exception an adapter raises, chained cau
 from __future__ import annotations
 
 import socket
+import stat
 import traceback
 from pathlib import Path
 
@@ -112,7 +113,9 @@ def test_canary_never_leaves_a_subprocess_at_debug(bare_project: Project) -> Non
     assert "posted  alpha → x" in result.stdout
     assert "unknown  alpha → webhook" in result.stdout
     assert (project.var / "outbox" / "outbox" / "alpha.json").is_file()
-    assert list((project.var / "sessions").glob("bluesky-*"))  # the session cache exists
+    sessions = list((project.var / "sessions").glob("bluesky-*"))
+    assert sessions  # the session cache exists; it holds tokens, so only its owner reads it
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in sessions)
 
     for name, text in outputs.items():
         assert CANARY not in text, f"canary in {name}:\n{text}"
