@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shlex
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +34,7 @@ from pipeline.errors import QuotecastError
 from pipeline.items import Item, load_queue
 from pipeline.ledger import Ledger, PostRow
 from pipeline.links import LinkError, absolute, page_path, with_utm
+from pipeline.site_deploy import DeployResult, deploy
 
 log = logging.getLogger("quotecast")
 
@@ -96,12 +95,6 @@ class BuildResult:
     @property
     def index(self) -> Path:
         return self.site / "index.html"
-
-
-@dataclass
-class DeployResult:
-    ok: bool
-    message: str
 
 
 @dataclass
@@ -348,40 +341,6 @@ def _build(settings: Settings, site: Path) -> BuildResult:
 
 
 # -- deploying --------------------------------------------------------------------------
-
-
-def deploy(settings: Settings, site: Path) -> DeployResult | None:
-    """Run site.deploy (no shell; `{site}` becomes the site folder) from the config's folder."""
-    command = settings.site.deploy
-    if not command:
-        return None
-    try:
-        argv = shlex.split(command.replace("{site}", shlex.quote(str(site))))
-    except ValueError as exc:
-        return DeployResult(False, f"site.deploy is not a valid command line: {exc}")
-    if not argv:
-        return DeployResult(False, "site.deploy is empty")
-    timeout = settings.site.deploy_timeout
-    try:
-        proc = subprocess.run(
-            argv,
-            cwd=settings.base_dir,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        return DeployResult(False, f"site.deploy ({argv[0]}) did not finish in {timeout:g}s")
-    except FileNotFoundError:
-        return DeployResult(False, f"site.deploy: command {argv[0]!r} not found")
-    except OSError as exc:
-        return DeployResult(False, f"site.deploy ({argv[0]}) could not start: {exc.strerror}")
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
-        last = lines[-1][:300] if lines else "no output"
-        return DeployResult(False, f"site.deploy ({argv[0]}) exited {proc.returncode}: {last}")
-    return DeployResult(True, f"deployed with {argv[0]}")
 
 
 def build_and_deploy(settings: Settings, run_deploy: bool = True) -> BioResult:

@@ -129,7 +129,7 @@ def site_deploy(settings: Settings, site: Path) -> Callable[[], None] | None:
         return None
 
     def run() -> None:
-        from pipeline.bio import deploy
+        from pipeline.site_deploy import deploy
 
         result = deploy(settings, site)
         if result is not None and not result.ok:
