@@ -100,6 +100,8 @@ def cli(ctx: click.Context, config: str | None, verbose: int, log_format: str) -
       quotecast check            validate config and every queue file
       quotecast render           preview cards in var/preview/
       quotecast publish --now    post everything pending
+      quotecast plan             the posting calendar for the next days
+      quotecast run              the daemon: post at the schedule's slots
       quotecast status           what went out, what needs you
     """
     ctx.obj = Ctx(config, verbose, log_format)
@@ -113,10 +115,9 @@ def main() -> None:
 
 
 @cli.command()
-@click.option("--force-example", is_flag=True, hidden=True)
 @handle_errors
 @pass_ctx
-def init(ctx: Ctx, force_example: bool) -> None:
+def init(ctx: Ctx) -> None:
     """Write config.toml from the example and create queue/ (never overwrites)."""
     from pipeline.config import EXAMPLE_CONFIG
 
@@ -350,7 +351,9 @@ def retry(ctx: Ctx, slug: str | None, target: str | None) -> None:
 
 
 @cli.command()
-@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366), help="How far.")
+@click.option(
+    "--days", default=7, show_default=True, type=click.IntRange(1, 366), help="Days ahead."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
