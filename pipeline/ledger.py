@@ -323,7 +323,7 @@ class Ledger:
                 )
             ).first()
             if row is None or row.owner != owner or row.state not in ("claimed", "sending"):
-                raise LedgerError(f"{slug} → {target}: claim lost before sending")
+                raise LedgerError("claim lost before sending (another process took it over)")
             attempt = int(row.attempts) + 1
             conn.execute(
                 update(posts)
@@ -589,7 +589,13 @@ class Ledger:
             conn.execute(
                 update(posts)
                 .where(*cond)
-                .values(state="pending", error_kind=None, updated_at=iso(utcnow()))
+                .values(
+                    state="pending",
+                    error_kind=None,
+                    last_error=None,  # the attempts table keeps the history
+                    not_before=None,
+                    updated_at=iso(utcnow()),
+                )
             )
         return [PostRow.from_mapping(r) for r in rows]
 

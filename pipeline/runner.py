@@ -297,7 +297,7 @@ class Runner:
                 details,
             )
             try:
-                return pub.publish(post)
+                return _publish_guarded(pub, post)
             except AmbiguousError as exc:
                 found, looked = _safe_find(pub, post)
                 if found is not None:
@@ -437,6 +437,25 @@ class Runner:
         self.ledger.record_unknown(row.slug, row.target, self.owner, msg)
         log.error("%s → %s: %s", row.slug, row.target, msg)
         return Outcome(row.slug, row.target, "unknown", error=msg)
+
+
+def _publish_guarded(pub: Publisher, post: Post) -> Receipt:
+    """publish(), with a client library's unexpected exception turned into an ambiguous send.
+
+    An adapter maps every error it knows; anything else (a library bug, a new
+    exception type) may have happened before or after the network got the
+    request, so it is handled like a reset: looked up, then retried or `unknown`.
+    Only the exception's type is kept: its text may quote a request, secrets and all.
+    """
+    try:
+        return pub.publish(post)
+    except PublishError:
+        raise
+    except Exception as exc:
+        log.debug("unexpected error from the %s publisher", pub.network, exc_info=False)
+        raise AmbiguousError(
+            f"unexpected {type(exc).__name__} from the {pub.network} client"
+        ) from None
 
 
 def _safe_find(pub: Publisher, post: Post) -> tuple[Receipt | None, bool]:
