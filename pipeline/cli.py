@@ -41,14 +41,20 @@ class Ctx:
 
             self._settings = load_settings(self.config)
             level = self._settings.log_level if self.daemon else "WARNING"
-            setup_logging(level, self.verbose, self.log_format)
+            setup_logging(
+                level, self.verbose, self.log_format, self._settings.dotenv_secret_values()
+            )
         return self._settings
 
 
-def setup_logging(level: str, verbose: int, fmt: str) -> None:
+def setup_logging(level: str, verbose: int, fmt: str, secrets: list[str] | None = None) -> None:
     from pipeline.logs import configure
 
-    configure(level="DEBUG" if verbose > 1 else ("INFO" if verbose else level), fmt=fmt)
+    configure(
+        level="DEBUG" if verbose > 1 else ("INFO" if verbose else level),
+        fmt=fmt,
+        extra_secrets=secrets,
+    )
 
 
 def handle_errors(fn: F) -> F:
@@ -66,6 +72,15 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except OSError as exc:  # a folder that cannot be written, a full disk: no traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.secho(
+                f"error: {where}{exc.strerror or type(exc).__name__}; check that the path "
+                "exists and is writable (data_dir and queue_dir in config.toml)",
+                fg="red",
+                err=True,
+            )
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -122,11 +137,13 @@ def init(ctx: Ctx) -> None:
     from pipeline.config import EXAMPLE_CONFIG
 
     target = Path(ctx.config) if ctx.config else Path("config.toml")
-    if target.exists():
-        click.echo(f"{target} already exists; left unchanged")
-    else:
-        target.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    try:
+        # "x": create only; never overwrites, not even through a race or a dangling link
+        with target.open("x", encoding="utf-8") as fh:
+            fh.write(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
         click.echo(f"wrote {target}")
+    except FileExistsError:
+        click.echo(f"{target} already exists; left unchanged")
     queue = target.parent / "queue"
     if queue.exists():
         click.echo(f"{queue}/ already exists; left unchanged")
@@ -328,6 +345,13 @@ def resolve(ctx: Ctx, slug: str, target: str, posted_url: str | None, not_posted
 
     if bool(posted_url) == not_posted:
         raise QuotecastError("say exactly one of --posted URL or --not-posted")
+    if posted_url is not None:
+        from pipeline.links import LinkError, check_url
+
+        try:
+            posted_url = check_url(posted_url)
+        except LinkError as exc:
+            raise QuotecastError(f"--posted: {exc}") from None
     row = Ledger.open(ctx.settings.data_path).resolve(slug, target, posted_url)
     click.echo(f"{slug} → {target}: now {row.state}")
 

@@ -295,6 +295,14 @@ class Settings(BaseSettings):
                 found[key] = SecretStr(value)
         return found
 
+    def dotenv_secret_values(self) -> list[str]:
+        """Values of the secret-looking QUOTECAST_ variables in .env, for the log scrubber
+        (which reads the environment's itself)."""
+        from pipeline.logs import is_secret_name
+
+        dotenv = _read_dotenv(self.env_file)
+        return [v for k, v in dotenv.items() if is_secret_name(k) and len(v) >= 6]
+
 
 class _KnownFieldsOnly(PydanticBaseSettingsSource):
     """.env also holds secrets (QUOTECAST_X_ACCESS_TOKEN…), which are not settings fields."""

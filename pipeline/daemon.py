@@ -437,15 +437,17 @@ class Daemon:
                 self.passes += 1
                 self.last_pass_at = self.clock()
                 self.last_pass = {
-                    k: report.count(k) for k in ("posted", "failed", "unknown", "skipped", "error")
+                    k: report.count(k)
+                    for k in ("posted", "failed", "unknown", "deferred", "skipped", "error")
                 }
                 self.last_pass["already_posted"] = report.already_posted
                 log.info(
-                    "pass done (%s): %d posted, %d failed, %d unknown, %d skipped",
+                    "pass done (%s): %d posted, %d failed, %d unknown, %d deferred, %d skipped",
                     why,
                     report.count("posted"),
                     report.count("failed") + report.count("error"),
                     report.count("unknown"),
+                    report.count("deferred"),
                     report.count("skipped"),
                     extra={"outcome": "pass"},
                 )
@@ -517,7 +519,8 @@ def serve(settings: Settings, log_format: str = "text", verbose: int = 0) -> int
     from pipeline.logs import configure
 
     level = "DEBUG" if verbose > 1 else ("INFO" if verbose else settings.log_level)
-    configure(level=level, fmt=log_format, extra_secrets=list(settings.notify), stream=sys.stdout)
+    secrets = list(settings.notify) + settings.dotenv_secret_values()
+    configure(level=level, fmt=log_format, extra_secrets=secrets, stream=sys.stdout)
     if verbose < 2:  # APScheduler's own lines would double every event; misses are ours
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
     if verbose < 1:  # adapters' own "posted" lines repeat the runner's one line per post

@@ -13,9 +13,14 @@ from typing import TextIO
 _SECRET_ENV = re.compile(r"^QUOTECAST_.*(PASSWORD|SECRET|TOKEN|KEY)", re.I)
 
 
+def is_secret_name(name: str) -> bool:
+    """A QUOTECAST_ variable that holds a credential (…_PASSWORD, …_SECRET, …_TOKEN, …_KEY)."""
+    return _SECRET_ENV.match(name) is not None
+
+
 def _secret_values() -> list[str]:
     """Values of secret-looking QUOTECAST_ variables, to scrub from any log line."""
-    return [v for k, v in os.environ.items() if _SECRET_ENV.match(k) and len(v) >= 6]
+    return [v for k, v in os.environ.items() if is_secret_name(k) and len(v) >= 6]
 
 
 class Scrubber(logging.Filter):
@@ -66,7 +71,10 @@ class EventFields(logging.Filter):
         last = str(args[-1]) if len(args) > 2 else None
         if outcome in ("posted", "reconciled") and last and "://" in last:
             record.url = last
-        elif outcome in ("failed", "unknown", "error", "retrying", "find_failed") and len(args) > 2:
+        elif (
+            outcome in ("failed", "unknown", "error", "retrying", "find_failed", "deferred")
+            and len(args) > 2
+        ):
             record.error = str(args[3]) if outcome == "retrying" and len(args) > 3 else last
         return True
 

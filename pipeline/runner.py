@@ -465,6 +465,15 @@ def _safe_find(pub: Publisher, post: Post) -> tuple[Receipt | None, bool]:
     except PublishError as exc:
         log.warning("%s → %s: find failed: %s", post.slug, post.target, exc)
         return None, False
+    except Exception as exc:  # a library's surprise proves nothing; its text may hold secrets
+        log.warning(
+            "%s → %s: find failed: unexpected %s from the %s client",
+            post.slug,
+            post.target,
+            type(exc).__name__,
+            pub.network,
+        )
+        return None, False
 
 
 def _may_send_again(pub: Publisher, looked: bool) -> bool:

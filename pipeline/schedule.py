@@ -41,7 +41,9 @@ Who posts when, per target (each target is planned on its own):
   down) are all due at once and post in time order. An item whose `publish_at` is
   older than grace is *missed*: the daemon never posts it late; `quotecast plan`
   reports it and an alert is sent, and it leaves any slot at that instant free.
-  (`publish --now` still posts it on request.)
+  (`publish --now` still posts it on request.) A `publish_at` post that was tried on
+  time and deferred by a rate limit (a pending row with `not_before`) waits: its time
+  becomes `not_before`, so a used-up quota delays it rather than turning it into a miss.
 * Horizon. The plan covers `days` ahead; items beyond it are listed as waiting and
   come into the plan as time moves on (the daemon plans again every rescan).
 """
@@ -310,6 +312,16 @@ def _is_open(row: RowLike | None, now: datetime) -> bool:
     return row.state == "claimed" and row.lease_until is not None and row.lease_until < now
 
 
+def _fixed_at(item: Item, row: RowLike | None) -> datetime:
+    """A publish_at item's instant: its publish_at, or later when a rate limit deferred it."""
+    assert item.publish_at is not None
+    at = item.publish_at.astimezone(UTC)
+    later = getattr(row, "not_before", None)  # set by Ledger.release after a long rate limit
+    if row is not None and row.state == "pending" and isinstance(later, datetime) and later > at:
+        return later.astimezone(UTC)
+    return at
+
+
 @dataclass
 class _TargetInputs:
     fixed: list[tuple[int, Item]]
@@ -401,8 +413,7 @@ def make_plan(
         inp = _inputs(settings, target, ordered, by_key, now)
         fixed_at: dict[datetime, list[tuple[int, Item]]] = {}
         for idx, item in inp.fixed:
-            assert item.publish_at is not None
-            at = item.publish_at.astimezone(UTC)
+            at = _fixed_at(item, by_key.get((item.slug, target)))
             if at < now - fixed_window:
                 plan.missed.append(Missed(item.slug, target, at))
             elif at >= until:
@@ -472,8 +483,7 @@ def runway(
         inp = _inputs(settings, target, ordered, by_key, now)
         taken = set(inp.used)
         for _, item in inp.fixed:
-            assert item.publish_at is not None
-            at = item.publish_at.astimezone(UTC)
+            at = _fixed_at(item, by_key.get((item.slug, target)))
             if at >= now - fixed_window:
                 taken.add(at)
         upcoming: list[Slot] = []

@@ -36,6 +36,9 @@ TRANSIENT_CODES = frozenset({1, 2, -1, -2})
 TRANSIENT_SUBCODES = frozenset({2207001, 2207003, 2207008, 2207020, 2207027, 2207032})
 #: Instagram's "you reached the maximum number of posts" (code 9)
 QUOTA_SUBCODE = 2207042
+#: how long a quota refusal that names no wait defers the post (the quota is a rolling 24 h
+#: window; the next try reads content_publishing_limit first and waits exactly as it says)
+QUOTA_WAIT = 3600.0
 #: Meta could not download the image_url
 FETCH_CODE, FETCH_SUBCODE = 9004, 2207052
 
@@ -161,6 +164,8 @@ class GraphClient:
             or status == 429
         ):
             wait = retry_after(headers) or _usage_wait(headers)
+            if wait is None and sub == QUOTA_SUBCODE:
+                wait = QUOTA_WAIT  # a used-up quota waits; it never fails the post
             when = f"; retry in {wait:.0f}s" if wait is not None else ""
             return RateLimitedError(f"{label}: rate limited ({detail}) while {what}{when}", wait)
         if code == FETCH_CODE or sub == FETCH_SUBCODE:

@@ -13,7 +13,7 @@ import html
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -41,6 +41,7 @@ from pipeline.publishers.base import (
     TransientError,
     secret_env_name,
 )
+from pipeline.publishers.net import maybe_sent as _maybe_sent
 
 log = logging.getLogger(__name__)
 
@@ -256,35 +257,6 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
                 return None
         return max(0.0, moment - time.time())
     return None
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo += [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        todo += [a for a in current.args if isinstance(a, BaseException)]
-
-
-def _maybe_sent(exc: BaseException) -> bool:
-    """False only when the request provably never left: refused, unresolvable, connect timeout."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    for cause in _causes(exc):
-        name = type(cause).__name__
-        if isinstance(cause, ConnectionRefusedError) or name in (
-            "NewConnectionError",
-            "NameResolutionError",
-            "ConnectTimeoutError",
-            "gaierror",
-        ):
-            return False
-    return True
 
 
 def _plain(content: str) -> tuple[str, list[str]]:

@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -41,6 +41,7 @@ from pipeline.publishers.base import (
     TransientError,
     secret_env_name,
 )
+from pipeline.publishers.net import maybe_sent as _maybe_sent
 
 log = logging.getLogger(__name__)
 
@@ -274,35 +275,6 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo += [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        todo += [a for a in current.args if isinstance(a, BaseException)]
-
-
-def _maybe_sent(exc: BaseException) -> bool:
-    """False only when the request provably never left: refused, unresolvable, connect timeout."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    for cause in _causes(exc):
-        name = type(cause).__name__
-        if isinstance(cause, ConnectionRefusedError) or name in (
-            "NewConnectionError",
-            "NameResolutionError",
-            "ConnectTimeoutError",
-            "gaierror",
-        ):
-            return False
-    return True
 
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookPublisher", "sign"]

@@ -38,7 +38,9 @@ def _kill(proc: subprocess.Popen[str]) -> tuple[str, str]:
 def test_sigkill_mid_request_then_the_next_pass_reconciles(bare_project: Project) -> None:
     project = bare_project
     with running(*NETWORKS) as nets:
-        configure(project, nets.values())
+        # the held request must outlive the wait for all four processes (slow on a loaded
+        # machine), and the lease must outlive the kill and the early pass below
+        configure(project, nets.values(), publish={"request_timeout": 60.0, "lease_seconds": 15})
         add_items(project, "alpha")
         env = env_of(nets.values())
         holds = {n: net.fake.inject(net.create, Fault.held()) for n, net in nets.items()}

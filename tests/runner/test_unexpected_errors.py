@@ -54,3 +54,38 @@ def test_unexpected_exception_is_unknown_and_the_pass_goes_on(
     assert "unexpected KeyError from the exploding client" in (row.last_error or "")
     assert "CANARY" not in (row.last_error or "")
     assert ExplodingClient.find_calls == 2  # looked for each post before giving up
+
+
+class ExplodingFind(ExplodingClient):
+    """A network whose find() breaks too (a malformed listing the client cannot read)."""
+
+    network = "exploding_find"
+
+    def find(self, post: Post) -> Receipt | None:
+        raise ValueError("Authorization: Bearer CANARY-TOKEN-42")
+
+
+def test_unexpected_exception_from_find_is_unknown_and_the_pass_goes_on(
+    bare_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """find() failing unexpectedly proves nothing: the post is `unknown`, never a crash."""
+    monkeypatch.setitem(REGISTRY, "exploding_find", f"{__name__}:ExplodingFind")
+    bare_project.write_config(
+        bare_project.config.read_text() + '\n[targets.boom]\nnetwork = "exploding_find"\n'
+    )
+    bare_project.add_item("a.toml", 'quote = "Q"\nauthor = "A"\n')
+    bare_project.add_item("b.toml", 'quote = "R"\nauthor = "B"\n')
+    settings = load_settings(bare_project.config)
+    ledger = Ledger.open(settings.data_path)
+    report = Runner(settings, ledger).run()
+    results = {(o.slug, o.target): o.result for o in report.outcomes}
+    assert results == {
+        ("a", "outbox"): "posted",
+        ("a", "boom"): "unknown",
+        ("b", "outbox"): "posted",
+        ("b", "boom"): "unknown",
+    }
+    for slug in ("a", "b"):
+        row = ledger.get(slug, "boom")
+        assert row is not None and row.state == "unknown"
+        assert "CANARY" not in (row.last_error or "")

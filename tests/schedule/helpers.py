@@ -52,6 +52,7 @@ class Row:
     state: str = "posted"
     scheduled_for: datetime | None = None
     lease_until: datetime | None = None
+    not_before: datetime | None = None  # a long rate limit deferred the post until then
 
 
 def utc(*args: int) -> datetime:

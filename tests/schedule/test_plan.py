@@ -134,6 +134,22 @@ def test_past_publish_at_beyond_grace_is_missed_and_reported_not_posted() -> Non
     assert data["missed"][0]["item"] == "late" and "not posted late" in data["missed"][0]["reason"]
 
 
+def test_a_publish_at_deferred_by_a_rate_limit_waits_for_not_before_instead_of_missing() -> None:
+    s = settings("UTC", ["daily 09:00"], misfire_grace=600)
+    at = utc(2026, 6, 1, 12, 0)
+    later = at + timedelta(hours=1)  # tried on time; the quota said: not before 13:00
+    rows = [Row("q", "outbox", "pending", at, not_before=later)]
+    items = [item("q", publish_at=at)]
+    for now in (at + timedelta(minutes=30), later - timedelta(seconds=1)):
+        plan = make_plan(s, items, rows, now, days=1)
+        assert plan.missed == [] and plan.due() == []
+        assert [(e.slug, e.at) for e in plan.upcoming()] == [("q", later)]
+    plan = make_plan(s, items, rows, later, days=1)
+    assert [(e.slug, e.at) for e in plan.due()] == [("q", later)]
+    beyond = make_plan(s, items, rows, later + timedelta(seconds=601), days=1)
+    assert [m.slug for m in beyond.missed] == ["q"]  # its grace counts from not_before
+
+
 def test_restart_after_several_missed_slots_posts_only_within_grace_in_order() -> None:
     s = settings("UTC", ["daily 09:00,10:00,11:00,12:00,13:00"], misfire_grace=5400)
     items = [item(x) for x in ("a", "b", "c", "d")]
