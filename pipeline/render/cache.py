@@ -46,6 +46,14 @@ def _resolve(p: Path | None, base_dir: Path) -> Path | None:
     return p if p.is_absolute() else base_dir / p
 
 
+def _engine_versions() -> list[str | None]:
+    """Pillow and its shaping libraries: an upgrade may move pixels, so it renews the cache."""
+    import PIL
+    from PIL import features
+
+    return [PIL.__version__, features.version("raqm"), features.version("freetype2")]
+
+
 def cache_key(
     item: Item,
     theme: Theme,
@@ -66,6 +74,7 @@ def cache_key(
     }
     payload = {
         "v": RENDERER_VERSION,
+        "engine": _engine_versions(),
         "item": [item.quote, item.author, item.role, list(item.category), item.headline],
         "pictures": pictures,
         "theme": theme.model_dump(mode="json"),
