@@ -133,7 +133,7 @@ def _pick_card(rows: list[PostRow]) -> tuple[Path | None, str]:
 
 def collect(settings: Settings) -> list[Entry]:
     """Posted items, newest first, one entry per item, joined with the queue."""
-    ledger = Ledger.open(settings.data_path)
+    ledger = Ledger.open(settings.data_path, settings.ledger_address)
     try:
         rows = list(ledger.posted())
     finally:

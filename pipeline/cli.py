@@ -323,7 +323,7 @@ def history(ctx: Ctx, slug: str | None, limit: int, as_json: bool) -> None:
     from pipeline.ledger import Ledger
     from pipeline.report import print_history
 
-    ledger = Ledger.open(ctx.settings.data_path)
+    ledger = Ledger.open(ctx.settings.data_path, ctx.settings.ledger_address)
     rows = ledger.history(slug, limit)
     if as_json:
         click.echo(json.dumps([r.as_json() for r in rows], indent=2, ensure_ascii=False))
@@ -352,7 +352,9 @@ def resolve(ctx: Ctx, slug: str, target: str, posted_url: str | None, not_posted
             posted_url = check_url(posted_url)
         except LinkError as exc:
             raise QuotecastError(f"--posted: {exc}") from None
-    row = Ledger.open(ctx.settings.data_path).resolve(slug, target, posted_url)
+    row = Ledger.open(ctx.settings.data_path, ctx.settings.ledger_address).resolve(
+        slug, target, posted_url
+    )
     click.echo(f"{slug} → {target}: now {row.state}")
 
 
@@ -365,7 +367,9 @@ def retry(ctx: Ctx, slug: str | None, target: str | None) -> None:
     """Re-queue failed posts; targets that already succeeded are not touched."""
     from pipeline.ledger import Ledger
 
-    rows = Ledger.open(ctx.settings.data_path).retry_failed(slug, target)
+    rows = Ledger.open(ctx.settings.data_path, ctx.settings.ledger_address).retry_failed(
+        slug, target
+    )
     for r in rows:
         click.echo(f"{r.slug} → {r.target}: pending again (was: {r.last_error})")
     click.echo(f"{len(rows)} post{'s' if len(rows) != 1 else ''} re-queued")

@@ -223,6 +223,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("var")
     queue_dir: Path = Path("queue")
+    #: SQLAlchemy URL of a shared ledger (PostgreSQL) when several machines share the
+    #: work; default: SQLite under data_dir. A URL with a password belongs in the env.
+    ledger_url: SecretStr | None = None
     log_level: str = "INFO"
     brand: Brand = Field(default_factory=Brand)
     default_theme: str = "dark"
@@ -262,6 +265,11 @@ class Settings(BaseSettings):
     def path(self, p: Path) -> Path:
         """Resolve a config path against the config file's folder."""
         return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def ledger_address(self) -> str | None:
+        """The ledger's SQLAlchemy URL, or None for SQLite under the data folder."""
+        return self.ledger_url.get_secret_value() if self.ledger_url else None
 
     @property
     def data_path(self) -> Path:
@@ -353,6 +361,15 @@ def _secret_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
     return found
 
 
+def _has_password(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
+
+
 def _secret_hint(dotted: str) -> str:
     from pipeline.publishers.base import secret_env_name
 
@@ -386,6 +403,9 @@ def load_settings(
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         secrets = _secret_keys(data)
+        url = data.get("ledger_url")
+        if isinstance(url, str) and _has_password(url):
+            secrets.insert(0, "ledger_url")
         if secrets:
             dotted = secrets[0]
             line = _line_of(text, dotted.split(".")[-1])

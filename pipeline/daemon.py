@@ -87,7 +87,7 @@ def snapshot(
 
 def current_plan(settings: Settings, days: int = HORIZON_DAYS) -> dict[str, Any]:
     """`quotecast plan`: the calendar as of now, as JSON-able data."""
-    ledger = Ledger.open(settings.data_path)
+    ledger = Ledger.open(settings.data_path, settings.ledger_address)
     try:
         now = utcnow()
         plan, scan, rows = snapshot(settings, ledger, now, days)
@@ -112,7 +112,7 @@ class Daemon:
         self.settings = settings
         self.sched = settings.schedule
         self._own_ledger = ledger is None
-        self.ledger = ledger or Ledger.open(settings.data_path)
+        self.ledger = ledger or Ledger.open(settings.data_path, settings.ledger_address)
         self.owner = owner or default_owner()
         self.clock = clock
         self.rng = rng or random.Random()

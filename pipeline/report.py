@@ -66,7 +66,7 @@ def status_data(s: Settings) -> dict[str, Any]:
     """Every (item, target) with its state, plus the rows that need a person."""
     tz = ZoneInfo(s.schedule.timezone)
     scan = load_queue(s.queue_path, tz, check_images=False)
-    ledger = Ledger.open(s.data_path)
+    ledger = Ledger.open(s.data_path, s.ledger_address)
     rows = {(r.slug, r.target): r for r in ledger.rows()}
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()

@@ -492,7 +492,7 @@ def run_pass(
     now: datetime | None = None,
 ) -> PassReport:
     """Open the ledger, run one pass, close everything."""
-    ledger = None if dry_run else Ledger.open(settings.data_path)
+    ledger = None if dry_run else Ledger.open(settings.data_path, settings.ledger_address)
     runner = Runner(settings, ledger, stop=stop)
     try:
         return runner.run(slugs=slugs, targets=targets, dry_run=dry_run, due=due)

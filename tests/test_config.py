@@ -107,3 +107,23 @@ def test_init_writes_config_and_queue_and_never_overwrites(tmp_path: Path) -> No
     r = p.cli("init")
     assert "already exists; left unchanged" in r.output
     assert (tmp_path / "config.toml").read_text().endswith("# mine\n")
+
+
+def test_ledger_url_with_a_password_must_come_from_the_environment(bare_project: Project) -> None:
+    bare_project.write_config('ledger_url = "postgresql://qc:s3cret-pw@db.example/quotecast"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(bare_project.config)
+    assert "QUOTECAST_LEDGER_URL" in str(err.value) and "s3cret-pw" not in str(err.value)
+
+
+def test_ledger_url_chooses_the_ledger(bare_project: Project, tmp_path: Path) -> None:
+    shared = tmp_path / "shared.sqlite3"
+    bare_project.write_config(
+        f'ledger_url = "sqlite:///{shared}"\n' + bare_project.config.read_text()
+    )
+    bare_project.add_item("a.toml", 'quote = "Q"\nauthor = "A"\n')
+    r = bare_project.run("publish", "--now")
+    assert r.returncode == 0, r.stderr
+    assert shared.is_file()
+    assert not (bare_project.var / "ledger.sqlite3").exists()
+    assert "1 posted" in bare_project.run("status").stdout

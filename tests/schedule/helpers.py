@@ -56,11 +56,11 @@ class Row:
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc, arg-type]
 
 
 def local(zone: str, *args: int, fold: int = 0) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(zone), fold=fold)  # type: ignore[misc]
+    return datetime(*args, tzinfo=ZoneInfo(zone), fold=fold)  # type: ignore[misc, arg-type]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ that happens twice posts once, at its first occurrence (fold=0, summer time).
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,7 +38,7 @@ def _day_slots(zone: str, slot: str, day: tuple[int, int, int]) -> list[str]:
 
 @pytest.mark.parametrize(("zone", "slot", "before", "expected", "shown"), SPRING)
 def test_spring_forward_slot_exists_once_shifted_by_the_gap(
-    zone: str, slot: str, before: tuple[int, int, int], expected: object, shown: str
+    zone: str, slot: str, before: tuple[int, int, int], expected: datetime, shown: str
 ) -> None:
     days = _day_slots(zone, slot, before)
     assert len(days) == 3  # one a day: not skipped on the change day, not doubled
