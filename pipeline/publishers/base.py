@@ -80,6 +80,26 @@ class Limits:
     max_hashtags: int | None = None
     links_clickable: bool = True
 
+    def refuse(self, network: str, post: Post) -> None:
+        """Raise PermanentError for a card the network would refuse, before any request."""
+        card = post.card
+        if card.mime not in self.image_mimes:
+            raise PermanentError(
+                f"{network}: card type {card.mime!r} is not accepted "
+                f"({', '.join(self.image_mimes)})"
+            )
+        size, limit = len(card.data), self.image_max_bytes
+        if size > limit:
+            raise PermanentError(
+                f"{network}: card for {post.slug!r} is {size:,} bytes ({size / 1048576:.1f} MB); "
+                f"the limit is {limit:,} bytes ({limit / 1048576:.0f} MB)"
+            )
+        if len(post.alt_text) > self.alt_text_max:
+            raise PermanentError(
+                f"{network}: alt text is {len(post.alt_text)} characters; "
+                f"the limit is {self.alt_text_max}"
+            )
+
 
 @dataclass
 class TargetContext:

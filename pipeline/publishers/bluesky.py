@@ -149,7 +149,7 @@ class BlueskyPublisher(Publisher):
 
     # -- publishing ----------------------------------------------------------------------
     def publish(self, post: Post) -> Receipt:
-        self._check(post)
+        self.limits.refuse("bluesky", post)
         rkey = record_key(post)
         card = post.card
         blob = self._call(
@@ -210,17 +210,6 @@ class BlueskyPublisher(Publisher):
             self._api = None
 
     # -- the record ----------------------------------------------------------------------
-    def _check(self, post: Post) -> None:
-        """Refuse what the PDS would refuse, before any request."""
-        card, lim = post.card, self.limits
-        if card.mime not in lim.image_mimes:
-            raise PermanentError(f"bluesky accepts {', '.join(lim.image_mimes)}, not {card.mime}")
-        if len(card.data) > lim.image_max_bytes:
-            raise PermanentError(
-                f"card image is {len(card.data):,} bytes; Bluesky accepts at most "
-                f"{lim.image_max_bytes:,} bytes per image"
-            )
-
     def _record(self, post: Post, blob: Any) -> models.AppBskyFeedPost.Record:
         card = post.card
         image = models.AppBskyEmbedImages.Image(

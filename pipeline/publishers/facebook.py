@@ -107,14 +107,7 @@ class FacebookPublisher(Publisher):
 
     def _check(self, post: Post) -> None:
         self._check_options()
-        card, limit = post.card, self.limits.image_max_bytes
-        if card.mime not in self.limits.image_mimes:
-            raise PermanentError(f"facebook: card type {card.mime!r} is not accepted")
-        if len(card.data) > limit:
-            raise PermanentError(
-                f"facebook: card for {post.slug!r} is {len(card.data):,} bytes; "
-                f"the limit is {limit:,} bytes (4 MB)"
-            )
+        self.limits.refuse("facebook", post)
 
     def _files(self, post: Post) -> dict[str, Any]:
         return {"source": (f"{post.slug}.{post.card.extension}", post.card.data, post.card.mime)}

@@ -68,12 +68,7 @@ class InstagramPublisher(ContainerPublisher):
                 f"{card.format!r} card is {card.mime}; give the target a format with "
                 'encoding = "jpeg"'
             )
-        limit = self.limits.image_max_bytes
-        if len(card.data) > limit:
-            raise PermanentError(
-                f"instagram: card for {post.slug!r} is {len(card.data):,} bytes; "
-                f"the limit is {limit:,} bytes (8 MiB)"
-            )
+        self.limits.refuse("instagram", post)
         ratio = card.width / card.height
         if self.kind == "feed" and not FEED_RATIO[0] - 0.005 <= ratio <= FEED_RATIO[1] + 0.005:
             raise PermanentError(

@@ -146,14 +146,7 @@ class LinkedInPublisher(Publisher):
 
     def _check(self, post: Post) -> None:
         self._check_options()
-        card, limit = post.card, self.limits.image_max_bytes
-        if card.mime not in self.limits.image_mimes:
-            raise PermanentError(f"linkedin: card type {card.mime!r} is not accepted")
-        if len(card.data) > limit:
-            raise PermanentError(
-                f"linkedin: card for {post.slug!r} is {len(card.data):,} bytes; "
-                f"the limit is {limit:,} bytes"
-            )
+        self.limits.refuse("linkedin", post)
 
     def _upload(self, post: Post) -> str:
         """initializeUpload, PUT the bytes, wait (bounded) until the image is AVAILABLE."""

@@ -88,7 +88,7 @@ class MastodonPublisher(Publisher):
 
     # -- public interface ----------------------------------------------------------------------
     def publish(self, post: Post) -> Receipt:
-        self._check(post)
+        self.limits.refuse("mastodon", post)
         api = self._api()
         media_id = self._upload(api, post)
         what = "creating the status"
@@ -127,22 +127,6 @@ class MastodonPublisher(Publisher):
             self._api_obj = None
 
     # -- steps ---------------------------------------------------------------------------------
-    def _check(self, post: Post) -> None:
-        """Refuse locally what the instance would refuse, before any request."""
-        size, limit = len(post.card.data), self.limits.image_max_bytes
-        if size > limit:
-            raise PermanentError(
-                f"mastodon: card for {post.slug!r} is {size:,} bytes ({size / 1048576:.1f} MB); "
-                f"the limit is {limit:,} bytes ({limit / 1048576:.0f} MB)"
-            )
-        if post.card.mime not in self.limits.image_mimes:
-            raise PermanentError(f"mastodon: card type {post.card.mime!r} is not accepted")
-        if len(post.alt_text) > self.limits.alt_text_max:
-            raise PermanentError(
-                f"mastodon: alt text is {len(post.alt_text)} characters; "
-                f"the limit is {self.limits.alt_text_max}"
-            )
-
     def _upload(self, api: Mastodon, post: Post) -> str:
         """Upload the card with its description and wait (bounded) until it is processed."""
         what = "uploading the card"

@@ -32,14 +32,7 @@ class ThreadsPublisher(ContainerPublisher):
 
     def check(self, post: Post) -> None:
         card = post.card
-        if card.mime not in self.limits.image_mimes:
-            raise PermanentError(f"threads: card type {card.mime!r} is not accepted")
-        limit = self.limits.image_max_bytes
-        if len(card.data) > limit:
-            raise PermanentError(
-                f"threads: card for {post.slug!r} is {len(card.data):,} bytes; "
-                f"the limit is {limit:,} bytes (8 MB)"
-            )
+        self.limits.refuse("threads", post)
         if card.width > 1440 or card.width < 320:
             raise PermanentError(
                 f"threads: card is {card.width} px wide; Threads takes 320 to 1440 px"

@@ -110,7 +110,7 @@ class WebhookPublisher(Publisher):
     # -- public interface ----------------------------------------------------------------------
     def publish(self, post: Post) -> Receipt:
         url, shown = self._url()
-        self._check(post)
+        self.limits.refuse("webhook", post)
         timestamp = str(int(time.time()))
         payload = self._payload(post, timestamp)
         headers = {
@@ -172,14 +172,6 @@ class WebhookPublisher(Publisher):
     def _secret(self, key: str) -> str | None:
         value = self.ctx.secrets.get(key)
         return value.get_secret_value() if value is not None else None
-
-    def _check(self, post: Post) -> None:
-        size, limit = len(post.card.data), self.limits.image_max_bytes
-        if size > limit:
-            raise PermanentError(
-                f"webhook: card for {post.slug!r} is {size:,} bytes ({size / 1048576:.1f} MB); "
-                f"the limit is {limit:,} bytes ({limit / 1048576:.0f} MB)"
-            )
 
     def _payload(self, post: Post, timestamp: str) -> dict[str, Any]:
         card = post.card

@@ -157,7 +157,7 @@ class XPublisher(Publisher):
 
     # -- public interface ----------------------------------------------------------------------
     def publish(self, post: Post) -> Receipt:
-        self._check(post)
+        self.limits.refuse("x", post)
         _, username = self._me()  # first: a refused credential stops before any upload
         media_id = self._upload(post)
         self._set_alt_text(media_id, post.alt_text)
@@ -194,22 +194,6 @@ class XPublisher(Publisher):
             self._client = None
 
     # -- steps ---------------------------------------------------------------------------------
-    def _check(self, post: Post) -> None:
-        """Refuse locally what X would refuse, before any request is made."""
-        size, limit = len(post.card.data), self.limits.image_max_bytes
-        if size > limit:
-            raise PermanentError(
-                f"x: card for {post.slug!r} is {size:,} bytes ({size / 1048576:.1f} MB); "
-                f"X accepts images up to {limit:,} bytes ({limit / 1048576:.0f} MB)"
-            )
-        if post.card.mime not in self.limits.image_mimes:
-            raise PermanentError(f"x: card type {post.card.mime!r} is not accepted")
-        if len(post.alt_text) > self.limits.alt_text_max:
-            raise PermanentError(
-                f"x: alt text is {len(post.alt_text)} characters; "
-                f"X accepts at most {self.limits.alt_text_max}"
-            )
-
     def _me(self) -> tuple[str, str]:
         if self._user is None:
             try:
