@@ -30,19 +30,26 @@ class ExplodingClient(Publisher):
         return None
 
 
+def _pass_with_boom_target(
+    project: Project, monkeypatch: pytest.MonkeyPatch, cls: type[Publisher]
+) -> tuple[Ledger, dict[tuple[str, str], str]]:
+    """Two items, an outbox target and a `boom` target of `cls`; one real pass."""
+    monkeypatch.setitem(REGISTRY, cls.network, f"{__name__}:{cls.__name__}")
+    project.write_config(
+        project.config.read_text() + f'\n[targets.boom]\nnetwork = "{cls.network}"\n'
+    )
+    project.add_item("a.toml", 'quote = "Q"\nauthor = "A"\n')
+    project.add_item("b.toml", 'quote = "R"\nauthor = "B"\n')
+    settings = load_settings(project.config)
+    ledger = Ledger.open(settings.data_path)
+    report = Runner(settings, ledger).run()
+    return ledger, {(o.slug, o.target): o.result for o in report.outcomes}
+
+
 def test_unexpected_exception_is_unknown_and_the_pass_goes_on(
     bare_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(REGISTRY, "exploding", f"{__name__}:ExplodingClient")
-    bare_project.write_config(
-        bare_project.config.read_text() + '\n[targets.boom]\nnetwork = "exploding"\n'
-    )
-    bare_project.add_item("a.toml", 'quote = "Q"\nauthor = "A"\n')
-    bare_project.add_item("b.toml", 'quote = "R"\nauthor = "B"\n')
-    settings = load_settings(bare_project.config)
-    ledger = Ledger.open(settings.data_path)
-    report = Runner(settings, ledger).run()
-    results = {(o.slug, o.target): o.result for o in report.outcomes}
+    ledger, results = _pass_with_boom_target(bare_project, monkeypatch, ExplodingClient)
     assert results == {
         ("a", "outbox"): "posted",
         ("a", "boom"): "unknown",
@@ -69,16 +76,7 @@ def test_unexpected_exception_from_find_is_unknown_and_the_pass_goes_on(
     bare_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """find() failing unexpectedly proves nothing: the post is `unknown`, never a crash."""
-    monkeypatch.setitem(REGISTRY, "exploding_find", f"{__name__}:ExplodingFind")
-    bare_project.write_config(
-        bare_project.config.read_text() + '\n[targets.boom]\nnetwork = "exploding_find"\n'
-    )
-    bare_project.add_item("a.toml", 'quote = "Q"\nauthor = "A"\n')
-    bare_project.add_item("b.toml", 'quote = "R"\nauthor = "B"\n')
-    settings = load_settings(bare_project.config)
-    ledger = Ledger.open(settings.data_path)
-    report = Runner(settings, ledger).run()
-    results = {(o.slug, o.target): o.result for o in report.outcomes}
+    ledger, results = _pass_with_boom_target(bare_project, monkeypatch, ExplodingFind)
     assert results == {
         ("a", "outbox"): "posted",
         ("a", "boom"): "unknown",
