@@ -9,7 +9,6 @@ from pipeline.captions import write_caption
 from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.items import Problem, load_queue
-from pipeline.publishers import publisher_class
 from pipeline.render import render_card
 
 
@@ -60,7 +59,6 @@ def run_checks(settings: Settings, render: bool = True) -> CheckResult:
                     )
                     bad = True
             try:
-                publisher_class(conf.network)
                 write_caption(item, target, conf.network, settings)
             except QuotecastError as exc:
                 result.problems.append(Problem(item.path, None, f"caption ({target})", str(exc)))

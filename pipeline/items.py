@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -581,8 +581,3 @@ def import_csv(csv_path: Path, queue_dir: Path, tz: ZoneInfo) -> ImportReport:
 
 def _short(p: Problem) -> str:
     return f"{p.field}: {p.message}" if p.field else p.message
-
-
-def iter_problems(problems: Iterable[Problem]) -> Iterator[str]:
-    for p in problems:
-        yield str(p)
