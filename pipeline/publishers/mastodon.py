@@ -16,7 +16,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import requests
@@ -42,6 +41,7 @@ from pipeline.publishers.base import (
     secret_env_name,
 )
 from pipeline.publishers.net import maybe_sent as _maybe_sent
+from pipeline.publishers.net import retry_after as retry_after_header
 
 log = logging.getLogger(__name__)
 
@@ -221,15 +221,9 @@ def _receipt(status: Mapping[str, Any]) -> Receipt:
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from Retry-After (seconds or date), else X-RateLimit-Reset (ISO 8601 or epoch)."""
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
-                pass
+    given = retry_after_header(headers)
+    if given is not None:
+        return given
     reset = headers.get("X-RateLimit-Reset")
     if reset:
         try:

@@ -21,7 +21,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -42,6 +41,7 @@ from pipeline.publishers.base import (
     secret_env_name,
 )
 from pipeline.publishers.net import maybe_sent as _maybe_sent
+from pipeline.publishers.net import retry_after as retry_after_header
 
 log = logging.getLogger(__name__)
 
@@ -251,15 +251,8 @@ class WebhookPublisher(Publisher):
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from Retry-After (seconds or HTTP date), else X-RateLimit-Reset (epoch)."""
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
-                return None
+    if headers.get("Retry-After"):
+        return retry_after_header(headers)  # an unreadable Retry-After does not fall back
     reset = headers.get("X-RateLimit-Reset")
     if reset:
         try:

@@ -18,7 +18,6 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -42,6 +41,7 @@ from pipeline.publishers.base import (
     secret_env_name,
 )
 from pipeline.publishers.net import maybe_sent as _maybe_sent
+from pipeline.publishers.net import retry_after as retry_after_header
 
 log = logging.getLogger(__name__)
 
@@ -340,15 +340,9 @@ def _messages(body: Any) -> list[str]:
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from Retry-After, else from x-rate-limit-reset (epoch seconds)."""
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
-                pass
+    given = retry_after_header(headers)
+    if given is not None:
+        return given
     reset = headers.get("x-rate-limit-reset")
     if reset:
         try:
