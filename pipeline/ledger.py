@@ -479,12 +479,7 @@ class Ledger:
         with self.engine.begin() as conn:
             res = conn.execute(
                 update(posts)
-                .where(
-                    posts.c.slug == slug,
-                    posts.c.target == target,
-                    posts.c.owner == owner,
-                    posts.c.state.in_(("claimed", "sending")),
-                )
+                .where(*_held_by(slug, target, owner))
                 .values(lease_until=iso(now + timedelta(seconds=seconds)), updated_at=iso(now))
             )
             return res.rowcount == 1
@@ -505,12 +500,7 @@ class Ledger:
         with self.engine.begin() as conn:
             res = conn.execute(
                 update(posts)
-                .where(
-                    posts.c.slug == slug,
-                    posts.c.target == target,
-                    posts.c.owner == owner,
-                    posts.c.state.in_(("claimed", "sending")),
-                )
+                .where(*_held_by(slug, target, owner))
                 .values(
                     state="pending",
                     owner=None,
@@ -718,6 +708,16 @@ class Ledger:
         beat = parse_iso(row.beat_at)
         assert beat is not None
         return row.owner, beat, json.loads(row.info or "{}")
+
+
+def _held_by(slug: str, target: str, owner: str) -> tuple[Any, ...]:
+    """The row of (slug, target) while `owner` holds it (claimed or sending)."""
+    return (
+        posts.c.slug == slug,
+        posts.c.target == target,
+        posts.c.owner == owner,
+        posts.c.state.in_(("claimed", "sending")),
+    )
 
 
 def _insert_ignore(engine: Engine, table: Table) -> Any:
