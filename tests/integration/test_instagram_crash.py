@@ -15,15 +15,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.ledger import Ledger, PostRow
 from tests.conftest import Project
 from tests.fakes import CANARY, Fault
-from tests.fakes.graph_api import IG_USER, VERSION, FakeGraph
+from tests.fakes.graph_api import FakeGraph
 from tests.fakes.static_site import StaticSite
+from tests.integration.instagram_project import SLUG, story_row, write_story_project
 
 TOKEN = f"{CANARY}-ig-crash"
 ENV = {"QUOTECAST_IG_ACCESS_TOKEN": TOKEN}
-SLUG = "stay-curious"
 NODE = "GET /:version/:node"
 PUBLISH = "POST /:version/:owner/media_publish"
 LEASE = 5
@@ -39,52 +38,24 @@ def fake() -> Iterator[FakeGraph]:
 def setup(bare_project: Project, fake: FakeGraph) -> Iterator[tuple[Project, StaticSite]]:
     """A project with one Instagram story target, its site served on 127.0.0.1."""
     with StaticSite(bare_project.var / "site") as site:
-        bare_project.write_config(
-            "\n".join(
-                [
-                    'data_dir = "var"',
-                    'queue_dir = "queue"',
-                    "",
-                    "[targets.ig]",
-                    'network = "instagram"',
-                    'format = "story"',
-                    "[targets.ig.options]",
-                    f'api_base = "{fake.url}/{VERSION}"',
-                    f'user_id = "{IG_USER}"',
-                    'kind = "story"',
-                    "poll_interval = 0.05",
-                    "container_wait = 20",
-                    "",
-                    "[site]",
-                    f'base_url = "{site.url}"',
-                    "",
-                    "[publish]",
-                    "max_attempts = 2",
-                    "backoff_initial = 0.05",
-                    "backoff_max = 0.1",
-                    "max_total_seconds = 20",
-                    f"lease_seconds = {LEASE}",
-                    "request_timeout = 5",
-                ]
-            )
-            + "\n"
-        )
-        bare_project.add_item(
-            f"{SLUG}.toml",
-            'quote = "Stay curious."\nauthor = "Ada Lovelace"\n'
-            'link = "https://example.com/q/stay-curious"\n',
+        write_story_project(
+            bare_project,
+            fake,
+            site,
+            options=["container_wait = 20"],
+            publish=[
+                "max_attempts = 2",
+                "backoff_initial = 0.05",
+                "backoff_max = 0.1",
+                "max_total_seconds = 20",
+                f"lease_seconds = {LEASE}",
+                "request_timeout = 5",
+            ],
         )
         yield bare_project, site
 
 
-def row(project: Project) -> PostRow:
-    ledger = Ledger.open(project.var)
-    try:
-        found = ledger.get(SLUG, "ig")
-    finally:
-        ledger.close()
-    assert found is not None
-    return found
+row = story_row
 
 
 def kill_when(project: Project, fault: Fault) -> None:

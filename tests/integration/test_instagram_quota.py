@@ -13,16 +13,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.ledger import Ledger, PostRow
+from pipeline.ledger import PostRow
 from tests.conftest import Project
 from tests.fakes import CANARY
-from tests.fakes.graph_api import IG_USER, VERSION, FakeGraph, graph_error
+from tests.fakes.graph_api import FakeGraph, graph_error
 from tests.fakes.server import Fault
 from tests.fakes.static_site import StaticSite
+from tests.integration.instagram_project import story_row, write_story_project
 
 TOKEN = f"{CANARY}-ig-quota"
 ENV = {"QUOTECAST_IG_ACCESS_TOKEN": TOKEN}
-SLUG = "stay-curious"
 CREATE = "POST /:version/:owner/media"
 PUBLISH = "POST /:version/:owner/media_publish"
 
@@ -36,50 +36,23 @@ def fake() -> Iterator[FakeGraph]:
 @pytest.fixture
 def project(bare_project: Project, fake: FakeGraph) -> Iterator[Project]:
     with StaticSite(bare_project.var / "site") as site:
-        bare_project.write_config(
-            "\n".join(
-                [
-                    'data_dir = "var"',
-                    'queue_dir = "queue"',
-                    "",
-                    "[targets.ig]",
-                    'network = "instagram"',
-                    'format = "story"',
-                    "[targets.ig.options]",
-                    f'api_base = "{fake.url}/{VERSION}"',
-                    f'user_id = "{IG_USER}"',
-                    'kind = "story"',
-                    "poll_interval = 0.05",
-                    "",
-                    "[site]",
-                    f'base_url = "{site.url}"',
-                    "",
-                    "[publish]",
-                    "max_attempts = 3",
-                    "backoff_initial = 0.05",
-                    "backoff_max = 0.1",
-                    "max_total_seconds = 20",
-                    "request_timeout = 5",
-                ]
-            )
-            + "\n"
-        )
-        bare_project.add_item(
-            f"{SLUG}.toml",
-            'quote = "Stay curious."\nauthor = "Ada Lovelace"\n'
-            'link = "https://example.com/q/stay-curious"\n',
+        write_story_project(
+            bare_project,
+            fake,
+            site,
+            options=[],
+            publish=[
+                "max_attempts = 3",
+                "backoff_initial = 0.05",
+                "backoff_max = 0.1",
+                "max_total_seconds = 20",
+                "request_timeout = 5",
+            ],
         )
         yield bare_project
 
 
-def row(project: Project) -> PostRow:
-    ledger = Ledger.open(project.var)
-    try:
-        found = ledger.get(SLUG, "ig")
-    finally:
-        ledger.close()
-    assert found is not None
-    return found
+row = story_row
 
 
 def publish(project: Project) -> str:
