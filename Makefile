@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/quotecast --config config.example.toml publish --now
+	$(BIN)/quotecast --config config.example.toml publish --now --all --yes
 
 test: $(STAMP)
 	$(BIN)/ruff check pipeline tests benchmarks

@@ -10,6 +10,7 @@ from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.items import Problem, load_queue
 from pipeline.render import render_card
+from pipeline.targeting import NO_TARGETS, posts_nowhere, targets_for
 
 
 @dataclass
@@ -26,15 +27,13 @@ def run_checks(settings: Settings, render: bool = True) -> CheckResult:
     result.problems.extend(scan.problems)
     for item in scan.items:
         bad = False
-        for name in item.targets or ():
-            if name not in settings.targets:
-                known = ", ".join(settings.targets)
-                result.problems.append(
-                    Problem(
-                        item.path, None, "targets", f"no target named {name!r}; use one of {known}"
-                    )
-                )
-                bad = True
+        targets, unknown = targets_for(item, settings)
+        for name in unknown:
+            known = ", ".join(settings.targets)
+            result.problems.append(
+                Problem(item.path, None, "targets", f"no target named {name!r}; use one of {known}")
+            )
+            bad = True
         if item.theme and item.theme not in settings.themes:
             known = ", ".join(settings.themes)
             result.problems.append(
@@ -43,7 +42,6 @@ def run_checks(settings: Settings, render: bool = True) -> CheckResult:
                 )
             )
             continue
-        targets = [t for t in (item.targets or settings.enabled_targets()) if t in settings.targets]
         rendered: set[tuple[str, str]] = set()
         for target in targets:
             conf = settings.targets[target]
@@ -65,5 +63,8 @@ def run_checks(settings: Settings, render: bool = True) -> CheckResult:
                 bad = True
         if not bad:
             result.item_count += 1
-            result.ok_lines.append(f"ok  {item.slug}  → {', '.join(targets) or '(no targets)'}")
+            where = ", ".join(targets) or (
+                f"(no targets: {NO_TARGETS})" if posts_nowhere(item) else "(no enabled targets)"
+            )
+            result.ok_lines.append(f"ok  {item.slug}  → {where}")
     return result

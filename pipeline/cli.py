@@ -18,6 +18,7 @@ import click
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
+    from pipeline.selection import Selection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,7 +115,7 @@ def cli(ctx: click.Context, config: str | None, verbose: int, log_format: str) -
     Typical flow:
       quotecast check            validate config and every queue file
       quotecast render           preview cards in var/preview/
-      quotecast publish --now    post everything pending
+      quotecast publish --now    post what is due now (SLUG…: those; --all: everything)
       quotecast plan             the posting calendar for the next days
       quotecast run              the daemon: post at the schedule's slots
       quotecast status           what went out, what needs you
@@ -267,33 +268,87 @@ def import_(ctx: Ctx, csv_file: Path) -> None:
 
 @cli.command()
 @click.argument("slugs", nargs=-1)
-@click.option("--now", "now", is_flag=True, help="Publish everything pending now.")
+@click.option(
+    "--now",
+    "now",
+    is_flag=True,
+    help="Publish now: what is due (no SLUG), the named items (SLUG…), or everything (--all).",
+)
+@click.option(
+    "--all", "everything", is_flag=True, help="Every pending post, ahead of the schedule."
+)
 @click.option("--target", "-t", "targets", multiple=True, help="Only these targets (repeatable).")
-@click.option("--dry-run", is_flag=True, help="Render and caption only; claim and write nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="List what the same form would post; claim and send nothing."
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before --all (for scripts).")
 @handle_errors
 @pass_ctx
 def publish(
-    ctx: Ctx, slugs: tuple[str, ...], now: bool, targets: tuple[str, ...], dry_run: bool
+    ctx: Ctx,
+    slugs: tuple[str, ...],
+    now: bool,
+    everything: bool,
+    targets: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
 ) -> None:
-    """Run one publishing pass: render, caption, claim, publish, record."""
+    """Publish now: render, caption, claim, publish, record.
+
+    \b
+      publish --now            only what is due now: a publish_at that has passed (within
+                               misfire_grace) or a slot that has come, exactly what the
+                               daemon would post; otherwise names the next slot and item
+      publish --now SLUG…      these items now, whatever their schedule
+      publish --now --all      every pending post; asks first when the schedule has slots
+                               or more than 10 posts would go out (--yes: do not ask)
+      publish --dry-run [...]  the same forms, listing what would be posted
+
+    The daemon (`quotecast run`) may run beside it: ledger claims post each item once.
+    """
     from pipeline.errors import QuotecastError
-    from pipeline.report import print_pass_report
 
     if not now and not dry_run:
         raise QuotecastError(
-            "say --now to publish at once (the daemon `quotecast run` publishes on schedule), "
-            "or --dry-run to preview"
+            "say --now to publish what is due now (SLUG… for those items, --all for "
+            "everything pending), or --dry-run to preview; the daemon `quotecast run` "
+            "publishes on schedule"
         )
     s = ctx.settings
-    from pipeline.runner import run_pass
+    from pipeline.publishing import Request, execute, open_ledger, select
+    from pipeline.report import print_pass_report
 
-    report = run_pass(s, slugs=slugs or None, targets=targets or None, dry_run=dry_run)
-    if report.posted and not dry_run:
-        from pipeline.hooks import after_posting
-
-        after_posting(s)
-    print_pass_report(report, s, dry_run=dry_run)
+    request = Request(slugs=slugs, everything=everything, targets=targets, dry_run=dry_run)
+    ledger = open_ledger(s, dry_run)
+    try:
+        selection, scan = select(s, ledger, request)
+        if not dry_run and not yes and selection.needs_confirmation():
+            _confirm_all(selection)
+        report = execute(s, ledger, selection, scan, dry_run=dry_run)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    print_pass_report(report, s, dry_run=dry_run, selection=selection)
     if not report.ok:
+        sys.exit(1)
+
+
+def _confirm_all(selection: Selection) -> None:
+    """Ask before `--all` spends the calendar; refuse (exit 2) when nobody can answer."""
+    from pipeline.selection import CONFIRM_OVER, SelectionError
+
+    why = (
+        "ahead of the schedule's slots"
+        if selection.has_slots
+        else f"more than {CONFIRM_OVER} at once"
+    )
+    what = f"--all would publish {selection.summary()} now, {why}"
+    if not sys.stdin.isatty():
+        raise SelectionError(
+            f"{what}; add --yes to confirm (stdin is not a terminal, so nobody can be asked)"
+        )
+    if not click.confirm(f"{what}. Publish them?", default=False):
+        click.echo("nothing published")
         sys.exit(1)
 
 

@@ -55,8 +55,10 @@ from pipeline.hooks import after_posting
 from pipeline.items import QueueScan, load_queue
 from pipeline.ledger import Ledger, PostRow, default_owner, utcnow
 from pipeline.publishers.base import TransientError
+from pipeline.publishing import post_picks
 from pipeline.runner import PassReport, Runner
 from pipeline.schedule import Entry, Plan, make_plan, plan_data, runway
+from pipeline.selection import Pick, due_now
 
 log = logging.getLogger("quotecast.daemon")
 
@@ -431,7 +433,7 @@ class Daemon:
             old = now - timedelta(days=1, seconds=self.sched.misfire_grace + self.sched.jitter)
             for key in [k for k, at in self._attempted.items() if at < old]:
                 del self._attempted[key]
-            due = [e for e in plan.due() if e.key not in self._attempted]
+            due = [e for e in due_now(plan) if e.key not in self._attempted]
             if due:
                 report = self._post(due, scan, why)
                 self.passes += 1
@@ -457,23 +459,16 @@ class Daemon:
         return report
 
     def _post(self, due: list[Entry], scan: QueueScan, why: str) -> PassReport:
-        tzname = self.sched.timezone
-        pairs: set[tuple[str, str]] = set()
+        picks = [Pick(e.slug, e.target, e.at, e.kind) for e in due if e.slug is not None]
         for e in due:
-            assert e.slug is not None
-            network = self.settings.targets[e.target].network
-            self.ledger.reserve(e.slug, e.target, network, e.at, tzname)
-            pairs.add((e.slug, e.target))
             self._attempted[e.key] = e.at
-        rank = {slug: i for i, slug in enumerate(dict.fromkeys(e.slug for e in due))}
-        items = sorted(scan.items, key=lambda it: rank.get(it.slug, len(rank)))
-        ordered = QueueScan(items=items, problems=list(scan.problems))
-        log.info("pass (%s): %d post(s) due", why, len(pairs), extra={"outcome": "due"})
+        n = len({(p.slug, p.target) for p in picks})
+        log.info("pass (%s): %d post(s) due", why, n, extra={"outcome": "due"})
         runner = Runner(
             self.settings, self.ledger, owner=self.owner, stop=self.stop, sleep=self._sleep
         )
-        try:
-            report = runner.run(due=lambda item, target: (item.slug, target) in pairs, scan=ordered)
+        try:  # the same reserve-then-post as `publish --now`
+            report = post_picks(runner, picks, scan)
         finally:
             runner.close()
         self._settle(report)

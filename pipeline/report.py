@@ -7,12 +7,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import Settings
 from pipeline.items import load_queue
 from pipeline.ledger import AttemptRow, Ledger, utcnow
-from pipeline.runner import PassReport, targets_for
+from pipeline.runner import PassReport
+from pipeline.selection import Selection
+from pipeline.targeting import targets_for
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -27,7 +30,12 @@ def _rel(path: Any) -> str:
         return str(p)
 
 
-def print_pass_report(report: PassReport, s: Settings, dry_run: bool = False) -> None:
+def print_pass_report(
+    report: PassReport, s: Settings, dry_run: bool = False, selection: Selection | None = None
+) -> None:
+    """One line per post, then the totals; with a dry run, what the same form would post."""
+    for note in selection.notes() if selection else ():
+        console.print(f"[yellow]{escape(note)}[/yellow]")
     for p in report.problems:
         console.print(f"[red]skipped[/red] {p}")
     for o in report.outcomes:
@@ -41,16 +49,23 @@ def print_pass_report(report: PassReport, s: Settings, dry_run: bool = False) ->
             console.print(f"[yellow]skipped[/yellow] {o.slug} → {o.target}: {o.error}")
         else:
             console.print(f"[red]{o.result}[/red]  {o.slug} → {o.target}: {o.error}")
-    posted = report.by_target("posted")
-    if dry_run:
-        console.print(f"dry run: {report.count('dry-run')} posts prepared, nothing claimed or sent")
-        return
+    posted = report.by_target("dry-run" if dry_run else "posted")
     if posted:
-        parts = ", ".join(f"{n} to {t}" for t, n in posted.items())
-        console.print(f"[bold]published {sum(posted.values())} posts[/bold] ({parts})")
+        n = sum(posted.values())
+        parts = ", ".join(f"{c} to {t}" for t, c in posted.items())
+        verb = "would publish" if dry_run else "published"
+        console.print(f"[bold]{verb} {n} post{'s' if n != 1 else ''}[/bold] ({parts})")
     else:
         extra = f"; {report.already_posted} already posted earlier" if report.already_posted else ""
-        console.print(f"[bold]nothing new to publish[/bold]{extra}")
+        nothing = (
+            selection.nothing()
+            if selection is not None and not selection.picks
+            else f"nothing new to publish{extra}"
+        )
+        console.print(f"[bold]{escape(nothing)}[/bold]")
+    if dry_run:
+        console.print("dry run: nothing claimed or sent")
+        return
     data = s.data_path
     console.print(f"  cards:  {_rel(data / 'cards')}/")
     if any(t.network == "outbox" for t in s.targets.values()):

@@ -35,6 +35,7 @@ from pipeline.publishers.base import (
 )
 from pipeline.publishers.retry import RetryPolicy
 from pipeline.render.cache import render_cached
+from pipeline.targeting import targets_for
 
 log = logging.getLogger("quotecast")
 
@@ -79,15 +80,6 @@ class PassReport:
 
 class _Retryable(TransientError):
     """An ambiguous send that find() proved did not happen: safe to send again."""
-
-
-def targets_for(item: Item, settings: Settings) -> tuple[list[str], list[str]]:
-    """The item's targets (or every enabled one) and the unknown names it lists."""
-    if item.targets is None:
-        return settings.enabled_targets(), []
-    known = [t for t in item.targets if t in settings.targets]
-    unknown = [t for t in item.targets if t not in settings.targets]
-    return known, unknown
 
 
 class Runner:

@@ -57,6 +57,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from pipeline.targeting import NO_TARGETS, posts_nowhere, targets_for
+
 if TYPE_CHECKING:  # kept light: config validation imports this module
     from pipeline.config import Settings
     from pipeline.items import Item
@@ -294,19 +296,13 @@ def target_slots(settings: Settings, target: str) -> list[SlotSpec]:
 # -- the plan -------------------------------------------------------------------------------
 
 
-def targets_for(item: Item, settings: Settings) -> tuple[list[str], list[str]]:
-    """The runner's own rule for an item's targets (imported late: it pulls in rendering)."""
-    from pipeline.runner import targets_for as runner_targets
-
-    return runner_targets(item, settings)
-
-
 def queue_order(items: Iterable[Item]) -> list[Item]:
     """Higher priority first, then file name."""
     return sorted(items, key=lambda i: (-i.priority, i.path.name))
 
 
-def _is_open(row: RowLike | None, now: datetime) -> bool:
+def is_open(row: RowLike | None, now: datetime) -> bool:
+    """Still to be posted: no row, a pending row, or a claim whose lease ran out."""
     if row is None or row.state == "pending":
         return True
     return row.state == "claimed" and row.lease_until is not None and row.lease_until < now
@@ -341,13 +337,13 @@ def _inputs(
     for idx, item in enumerate(ordered):
         if target not in targets_for(item, settings)[0]:
             continue
-        if not _is_open(rows.get((item.slug, target)), now):
+        if not is_open(rows.get((item.slug, target)), now):
             continue
         (fixed if item.publish_at is not None else floating).append((idx, item))
     used = {
         r.scheduled_for.astimezone(UTC)
         for (_, t), r in rows.items()
-        if t == target and r.scheduled_for is not None and not _is_open(r, now)
+        if t == target and r.scheduled_for is not None and not is_open(r, now)
     }
     return _TargetInputs(fixed, floating, used)
 
@@ -398,6 +394,8 @@ def make_plan(
     plan = Plan(now=now, tz=tz, until=until)
 
     for item in ordered:
+        if posts_nowhere(item):
+            plan.waiting.append(Waiting(item.slug, "(none)", NO_TARGETS))
         for name in targets_for(item, settings)[1]:
             plan.conflicts.append(
                 Conflict(

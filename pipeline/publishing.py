@@ -1,0 +1,114 @@
+"""Publishing on request: choose (pipeline.selection), reserve, post, record.
+
+The CLI's `publish` and the daemon's passes post through `post_picks`, so a post that
+goes out because it is due is reserved for its slot the same way whoever sends it (the
+next plan then knows the slot was used, and does not hand it to the next item).
+`publish_item` is the one-item "publish now" a front door (the CLI's
+`publish --now SLUG`, a studio button) calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pipeline.config import Settings
+from pipeline.items import QueueScan, load_queue
+from pipeline.ledger import Ledger, utcnow
+from pipeline.runner import PassReport, Runner
+from pipeline.selection import Pick, Selection, choose
+
+
+@dataclass
+class Request:
+    """One `publish` command line: which form, limited to which targets."""
+
+    slugs: Sequence[str] = ()
+    everything: bool = False
+    targets: Sequence[str] = ()
+    dry_run: bool = False
+
+
+def open_ledger(settings: Settings, dry_run: bool) -> Ledger | None:
+    """The ledger; for a dry run only one that already exists (a dry run creates nothing)."""
+    url, path = settings.ledger_address, settings.data_path / "ledger.sqlite3"
+    if dry_run and url is None and not path.exists():
+        return None
+    return Ledger.open(settings.data_path, settings.ledger_address)
+
+
+def select(
+    settings: Settings, ledger: Ledger | None, request: Request, now: datetime | None = None
+) -> tuple[Selection, QueueScan]:
+    """Read the queue and the ledger once and choose what this request posts."""
+    scan = load_queue(settings.queue_path, ZoneInfo(settings.schedule.timezone))
+    rows = ledger.rows() if ledger is not None else []
+    selection = choose(
+        settings,
+        scan.items,
+        rows,
+        now or utcnow(),
+        slugs=request.slugs,
+        everything=request.everything,
+        targets=request.targets,
+        invalid=[p.path.stem for p in scan.problems],
+    )
+    return selection, scan
+
+
+def post_picks(
+    runner: Runner, picks: Sequence[Pick], scan: QueueScan, dry_run: bool = False
+) -> PassReport:
+    """Post exactly these picks, in their order; due ones are reserved for their slot first."""
+    settings, ledger = runner.settings, runner.ledger
+    if ledger is not None and not dry_run:
+        for p in picks:
+            if p.at is not None:
+                network = settings.targets[p.target].network
+                ledger.reserve(p.slug, p.target, network, p.at, settings.schedule.timezone)
+    pairs = {(p.slug, p.target) for p in picks}
+    rank = {slug: i for i, slug in enumerate(dict.fromkeys(p.slug for p in picks))}
+    items = sorted(scan.items, key=lambda it: rank.get(it.slug, len(rank)))
+    ordered = QueueScan(items=items, problems=list(scan.problems))
+    return runner.run(
+        due=lambda item, target: (item.slug, target) in pairs, scan=ordered, dry_run=dry_run
+    )
+
+
+def execute(
+    settings: Settings,
+    ledger: Ledger | None,
+    selection: Selection,
+    scan: QueueScan,
+    dry_run: bool = False,
+    stop: threading.Event | None = None,
+) -> PassReport:
+    """Run one pass over the selection (a dry run renders and captions, claims nothing)."""
+    runner = Runner(settings, ledger, stop=stop)
+    try:
+        report = post_picks(runner, selection.picks, scan, dry_run=dry_run)
+    finally:
+        runner.close()
+    report.already_posted += selection.already_posted
+    if report.posted and not dry_run:
+        from pipeline.hooks import after_posting
+
+        after_posting(settings)
+    return report
+
+
+def publish_item(
+    settings: Settings, slug: str, targets: Sequence[str] = (), dry_run: bool = False
+) -> tuple[Selection, PassReport]:
+    """Publish one item now, whatever its schedule: `publish --now SLUG`, a studio button."""
+    request = Request(slugs=[slug], targets=targets, dry_run=dry_run)
+    ledger = open_ledger(settings, dry_run)
+    try:
+        selection, scan = select(settings, ledger, request)
+        return selection, execute(settings, ledger, selection, scan, dry_run)
+    finally:
+        if ledger is not None:
+            ledger.close()
