@@ -15,8 +15,8 @@ from tests.conftest import Project
 @pytest.mark.parametrize(
     "args",
     [
-        ("publish", "--now"),
-        ("publish", "--now", "--dry-run"),
+        ("publish", "--now", "--all", "--yes"),
+        ("publish", "--dry-run", "--all"),
         ("render",),
         ("status",),
         ("history",),

@@ -15,7 +15,7 @@ def test_two_processes_publish_every_item_exactly_once(bare_project: Project) ->
     )
     for n in range(12):
         bare_project.add_item(f"q{n:02d}.toml", f'quote = "Quote number {n}"\nauthor = "A{n}"\n')
-    procs = [bare_project.popen("publish", "--now") for _ in range(2)]
+    procs = [bare_project.popen("publish", "--now", "--all", "--yes") for _ in range(2)]
     outputs = [p.communicate(timeout=180) for p in procs]
     for p, (out, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, out + err
@@ -47,7 +47,7 @@ def test_claims_split_the_work_between_processes(bare_project: Project) -> None:
     """With enough items, both processes get work: claims interleave, none collide."""
     for n in range(40):
         bare_project.add_item(f"q{n:02d}.toml", f'quote = "Quote number {n}"\nauthor = "A{n}"\n')
-    procs = [bare_project.popen("publish", "--now") for _ in range(2)]
+    procs = [bare_project.popen("publish", "--now", "--all", "--yes") for _ in range(2)]
     outs = [p.communicate(timeout=180)[0] for p in procs]
     counts = [sum(line.startswith("posted") for line in out.splitlines()) for out in outs]
     assert sum(counts) == 40

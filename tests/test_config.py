@@ -122,7 +122,7 @@ def test_ledger_url_chooses_the_ledger(bare_project: Project, tmp_path: Path) ->
         f'ledger_url = "sqlite:///{shared}"\n' + bare_project.config.read_text()
     )
     bare_project.add_item("a.toml", 'quote = "Q"\nauthor = "A"\n')
-    r = bare_project.run("publish", "--now")
+    r = bare_project.run("publish", "--now", "--all", "--yes")
     assert r.returncode == 0, r.stderr
     assert shared.is_file()
     assert not (bare_project.var / "ledger.sqlite3").exists()

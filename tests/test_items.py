@@ -119,7 +119,7 @@ def test_unicode_is_normalised(bare_project: Project) -> None:
 
 def test_bad_file_never_stops_good_ones(project: Project) -> None:
     project.add_item("zz-broken.toml", "quote = \n")
-    r = project.cli("publish", "--now")
+    r = project.cli("publish", "--now", "--all", "--yes")
     assert r.exit_code == 0, r.output
     assert "zz-broken.toml" in r.output
     assert "published 6 posts" in r.output

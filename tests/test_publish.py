@@ -18,20 +18,20 @@ def outbox_files(project: Project) -> list[str]:
 
 
 def test_publish_now_twice_posts_once_and_says_so(project: Project) -> None:
-    r = project.run("publish", "--now")
+    r = project.run("publish", "--now", "--all", "--yes")
     assert r.returncode == 0, r.stderr
     assert "published 6 posts (3 to outbox, 3 to outbox_story)" in r.stdout
     assert "outbox: var/outbox/" in r.stdout and "ledger: var/ledger.sqlite3" in r.stdout
     first = outbox_files(project)
     assert len(first) == 12  # json + image per post
-    r = project.run("publish", "--now")
+    r = project.run("publish", "--now", "--all", "--yes")
     assert r.returncode == 0
     assert "nothing new to publish; 6 already posted earlier" in r.stdout
     assert outbox_files(project) == first
 
 
 def test_outbox_holds_exactly_what_would_be_sent(project: Project) -> None:
-    project.cli("publish", "--now")
+    project.cli("publish", "--now", "--all", "--yes")
     meta = json.loads(
         (project.var / "outbox/outbox/karpathy-anthropic-pretraining.json").read_text()
     )
@@ -49,16 +49,17 @@ def test_outbox_holds_exactly_what_would_be_sent(project: Project) -> None:
 
 
 def test_dry_run_claims_and_writes_nothing(project: Project) -> None:
-    r = project.run("publish", "--dry-run")
+    r = project.run("publish", "--dry-run", "--all")
     assert r.returncode == 0, r.stderr
-    assert "dry run: 6 posts prepared, nothing claimed or sent" in r.stdout
+    assert "would publish 6 posts (3 to outbox, 3 to outbox_story)" in r.stdout
+    assert "dry run: nothing claimed or sent" in r.stdout
     assert not (project.var / "outbox").exists()
     assert not (project.var / "ledger.sqlite3").exists()
 
 
 def test_publish_without_now_explains_itself(project: Project) -> None:
     r = project.cli("publish")
-    assert r.exit_code == 1 and "say --now to publish at once" in r.output
+    assert r.exit_code == 1 and "say --now to publish what is due now" in r.output
 
 
 def test_publish_selected_slug_and_target(project: Project) -> None:
@@ -69,9 +70,9 @@ def test_publish_selected_slug_and_target(project: Project) -> None:
         "outbox/outbox/drucker-culture-strategy.png",
     ]
     r = project.cli("publish", "--now", "no-such-item")
-    assert r.exit_code == 1 and "no queue item named 'no-such-item'" in r.output
+    assert r.exit_code == 2 and "no queue item named 'no-such-item'" in r.output
     r = project.cli("publish", "--now", "--target", "nope")
-    assert r.exit_code == 1 and "no target named 'nope'" in r.output
+    assert r.exit_code == 2 and "no target named 'nope'" in r.output
 
 
 def test_status_and_history_json(project: Project) -> None:
@@ -91,14 +92,14 @@ def test_status_and_history_json(project: Project) -> None:
 def test_unwritable_data_folder_non_root(project: Project) -> None:
     project.var.mkdir()
     project.var.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    r = project.run("publish", "--now")
+    r = project.run("publish", "--now", "--all", "--yes")
     assert r.returncode == 2 and "data folder is not writable" in r.stderr
 
 
 def test_unwritable_data_folder(project: Project) -> None:
     # a data folder that is a file cannot be written by anyone, root included
     (project.root / "var").write_text("not a folder")
-    r = project.run("publish", "--now")
+    r = project.run("publish", "--now", "--all", "--yes")
     assert r.returncode == 2, r.stdout + r.stderr
     assert "data folder is not writable" in r.stderr
     assert "Traceback" not in r.stderr
@@ -152,7 +153,7 @@ def test_python_dash_m_and_fast_help(project: Project) -> None:
 def test_data_dir_from_config_is_relative_to_config_file(project: Project, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    r = Project(elsewhere).run("--config", str(project.config), "publish", "--now")
+    r = Project(elsewhere).run("--config", str(project.config), "publish", "--now", "--all", "--yes")
     assert r.returncode == 0, r.stderr
     assert (project.var / "ledger.sqlite3").exists()
     assert not (elsewhere / "var").exists()

@@ -58,7 +58,7 @@ def posted_project(root: Path) -> Project:
     shutil.copytree(ROOT / "queue", root / "queue")
     project = Project(root)
     add_evil_items(project)
-    result = project.cli("publish", "--now")
+    result = project.cli("publish", "--now", "--all", "--yes")
     assert result.exit_code == 0, result.output
     return project
 

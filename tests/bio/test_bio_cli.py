@@ -57,7 +57,7 @@ def test_publish_rebuilds_the_site_and_a_failed_deploy_is_not_fatal(
 ) -> None:
     bare_project.write_config(bare_project.config.read_text() + '\n[site]\ndeploy = "false"\n')
     bare_project.add_item("one.toml", 'quote = "Small steps."\nauthor = "A. Person"\n')
-    r = bare_project.run("publish", "--now")
+    r = bare_project.run("publish", "--now", "--all", "--yes")
     assert r.returncode == 0, r.stderr
     assert "posted" in r.stdout
     assert "not deployed" in r.stderr

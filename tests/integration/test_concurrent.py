@@ -48,7 +48,7 @@ def test_two_processes_and_faults_post_every_item_exactly_once(bare_project: Pro
         nets["bluesky"].fake.inject(BLUESKY_CREATE, *bsky_faults)
 
         started = time.monotonic()
-        procs = [project.popen("publish", "--now", env=env) for _ in range(2)]
+        procs = [project.popen("publish", "--now", "--all", "--yes", env=env) for _ in range(2)]
         results = [p.communicate(timeout=90) for p in procs]
         elapsed = time.monotonic() - started
         for proc, (out, err) in zip(procs, results, strict=True):

@@ -44,7 +44,7 @@ def test_sigkill_mid_request_then_the_next_pass_reconciles(bare_project: Project
         add_items(project, "alpha")
         env = env_of(nets.values())
         holds = {n: net.fake.inject(net.create, Fault.held()) for n, net in nets.items()}
-        procs = {n: project.popen("publish", "--now", "--target", n, env=env) for n in nets}
+        procs = {n: project.popen("publish", "--now", "--all", "--yes", "--target", n, env=env) for n in nets}
         try:
             for n, fault in holds.items():
                 if not fault.arrived.wait(30):
@@ -69,13 +69,13 @@ def test_sigkill_mid_request_then_the_next_pass_reconciles(bare_project: Project
             assert len(net.held_for("alpha")) == 1, n
 
         # before the lease expires nobody touches a post that may still be in flight
-        early = project.run("publish", "--now", env=env)
+        early = project.run("publish", "--now", "--all", "--yes", env=env)
         assert early.returncode == 0, early.stdout + early.stderr
         assert "nothing new to publish" in early.stdout
         assert states(project) == {("alpha", n): "sending" for n in NETWORKS}
 
         wait_until_leases_expire(project)
-        late = project.run("publish", "--now", env=env)
+        late = project.run("publish", "--now", "--all", "--yes", env=env)
         assert late.returncode == 1, late.stdout + late.stderr  # the webhook is unknown
         assert "Traceback" not in late.stderr
 
@@ -98,7 +98,7 @@ def test_sigkill_mid_request_then_the_next_pass_reconciles(bare_project: Project
                 assert "unknown  alpha → webhook" in late.stdout
 
         # and a further pass changes nothing
-        last = project.cli("publish", "--now", env=env)
+        last = project.cli("publish", "--now", "--all", "--yes", env=env)
         assert last.exit_code == 0, last.output
         assert "nothing new to publish; 3 already posted earlier" in last.output
         for n, net in nets.items():

@@ -60,7 +60,7 @@ row = story_row
 
 def kill_when(project: Project, fault: Fault) -> None:
     """Start a pass, SIGKILL it while the fake holds `fault`'s request, then release it."""
-    proc = project.popen("publish", "--now", env=ENV)
+    proc = project.popen("publish", "--now", "--all", "--yes", env=ENV)
     try:
         if not fault.arrived.wait(60):
             proc.kill()
@@ -84,7 +84,7 @@ def wait_for_lease(project: Project) -> None:
 
 
 def next_pass(project: Project) -> None:
-    result = project.run("publish", "--now", env=ENV, timeout=60)
+    result = project.run("publish", "--now", "--all", "--yes", env=ENV, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert CANARY not in result.stdout + result.stderr
 

@@ -56,7 +56,7 @@ row = story_row
 
 
 def publish(project: Project) -> str:
-    result = project.run("publish", "--now", env=ENV, timeout=60)
+    result = project.run("publish", "--now", "--all", "--yes", env=ENV, timeout=60)
     out = result.stdout + result.stderr
     assert CANARY not in out
     assert "failed" not in row(project).state, out

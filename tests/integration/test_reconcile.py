@@ -115,7 +115,7 @@ def test_status_resolve_and_retry_settle_without_touching_posted_targets(
         bad = {**good, **nets["x"].bad_env}  # X refuses its credential
         nets["webhook"].fake.inject("POST /hook", Fault.reset_after_commit())
 
-        first = project.cli("publish", "--now", env=bad)
+        first = project.cli("publish", "--now", "--all", "--yes", env=bad)
         assert first.exit_code == 1, first.output  # a failed and an unknown post
         states = {t: row(project, "alpha", t) for t in (*NETWORKS, "outbox")}
         assert {t: r.state for t, r in states.items() if r} == {
@@ -159,7 +159,7 @@ def test_status_resolve_and_retry_settle_without_touching_posted_targets(
         assert r3.exit_code == 0, r3.output
         assert "alpha → x: pending again" in r3.output and "1 post re-queued" in r3.output
         nets["x"].fake.inject("POST /2/tweets", Fault.error(500, {"title": "Internal Error"}))
-        second = project.cli("publish", "--now", env=good)
+        second = project.cli("publish", "--now", "--all", "--yes", env=good)
         assert second.exit_code == 0, second.output
 
         final = {t: row(project, "alpha", t) for t in (*NETWORKS, "outbox")}

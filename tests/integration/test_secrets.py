@@ -98,7 +98,7 @@ def test_canary_never_leaves_a_subprocess_at_debug(bare_project: Project) -> Non
             "POST /hook", Fault.error(500, {"error": "x"}), Fault.reset_after_commit()
         )
 
-        result = project.run("-vv", "publish", "--now", env=env)
+        result = project.run("-vv", "publish", "--now", "--all", "--yes", env=env)
         outputs = {"publish stdout": result.stdout, "publish stderr": result.stderr}
         for args in (("status",), ("status", "--json"), ("history", "--json")):
             shown = project.cli("-vv", *args, env=env)  # in-process: same code, faster
