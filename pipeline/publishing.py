@@ -60,16 +60,24 @@ def select(
 
 
 def post_picks(
-    runner: Runner, picks: Sequence[Pick], scan: QueueScan, dry_run: bool = False
+    runner: Runner,
+    picks: Sequence[Pick],
+    scan: QueueScan,
+    dry_run: bool = False,
+    allowed: set[tuple[str, str]] | None = None,
 ) -> PassReport:
-    """Post exactly these picks, in their order; due ones are reserved for their slot first."""
+    """Post these picks, in their order; due ones are reserved for their slot first.
+
+    `allowed` widens what the pass may post to (item, target) pairs that are pending
+    when the runner reaches them (named and all forms); by default only the picks.
+    """
     settings, ledger = runner.settings, runner.ledger
     if ledger is not None and not dry_run:
         for p in picks:
             if p.at is not None:
                 network = settings.targets[p.target].network
                 ledger.reserve(p.slug, p.target, network, p.at, settings.schedule.timezone)
-    pairs = {(p.slug, p.target) for p in picks}
+    pairs = {(p.slug, p.target) for p in picks} | (allowed or set())
     rank = {slug: i for i, slug in enumerate(dict.fromkeys(p.slug for p in picks))}
     items = sorted(scan.items, key=lambda it: rank.get(it.slug, len(rank)))
     ordered = QueueScan(items=items, problems=list(scan.problems))
@@ -89,10 +97,13 @@ def execute(
     """Run one pass over the selection (a dry run renders and captions, claims nothing)."""
     runner = Runner(settings, ledger, stop=stop)
     try:
-        report = post_picks(runner, selection.picks, scan, dry_run=dry_run)
+        report = post_picks(
+            runner, selection.picks, scan, dry_run=dry_run, allowed=selection.pairs()
+        )
     finally:
         runner.close()
-    report.already_posted += selection.already_posted
+    # the runner counts posted rows it passes over; a due pass passes over none of them
+    report.already_posted = max(report.already_posted, selection.already_posted)
     if report.posted and not dry_run:
         from pipeline.hooks import after_posting
 

@@ -87,9 +87,14 @@ class Selection:
     missed: list[Missed] = field(default_factory=list)  # due form: never posted late
     unslotted: list[tuple[str, str]] = field(default_factory=list)  # (slug, target), no slots
     nowhere: list[str] = field(default_factory=list)  # items with targets = []
+    #: named and all forms: every (item, target) they cover, whatever its state now. The
+    #: pass may post any of them that is pending when it gets there — e.g. a post the
+    #: pass's own reconciliation just proved was never sent.
+    scope: list[tuple[str, str]] = field(default_factory=list)
 
     def pairs(self) -> set[tuple[str, str]]:
-        return {(p.slug, p.target) for p in self.picks}
+        """What the pass may post: the due picks, or the whole scope of a named/all form."""
+        return {(p.slug, p.target) for p in self.picks} | set(self.scope)
 
     def by_target(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -211,6 +216,8 @@ def choose(
         for target in targets_for(item, settings)[0]:
             if wanted_targets and target not in wanted_targets:
                 continue
+            if form != "due":
+                sel.scope.append((item.slug, target))
             row = by_key.get((item.slug, target))
             if row is not None and row.state == "posted":
                 sel.already_posted += 1
