@@ -206,3 +206,66 @@ def test_targets_empty_means_nowhere_to_check_plan_and_publish(tmp_path: Path) -
         assert lines(everything.output, "posted") == {("open", "outbox")}
         status = json.loads(p.cli("status", "--json").output)
         assert [e["item"] for e in status["posts"]] == ["open"]
+
+
+def on_terminal(p: Project, args: list[str], answer: bytes) -> tuple[int, str]:
+    """Run the real `quotecast` with a pseudo-terminal as stdin/stdout; answer its question."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTECAST_")}
+    env["NO_COLOR"] = "1"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=p.root,
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
+    os.close(slave)
+    out, asked = b"", False
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                pytest.fail(f"no answer from quotecast within 60 s: {out!r}")
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not asked and b"[y/N]" in out:
+                os.write(master, answer + b"\n")
+                asked = True
+        text = out.decode("utf-8", "replace").replace("\r\n", "\n")
+        return proc.wait(30), re.sub(r"\x1b\[[0-9;]*m", "", text)  # terminal styles
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_all_on_a_terminal_shows_the_posts_and_asks(tmp_path: Path) -> None:
+    p = make(tmp_path / "proj", targets=TWO_TARGETS)
+    write_item(p.queue, "a")
+    write_item(p.queue, "b")
+    question = (
+        "--all would publish 4 posts (2 to outbox, 2 to story) now, ahead of the schedule's "
+        "slots. Publish them? [y/N]:"
+    )
+    code, out = on_terminal(p, ["publish", "--now", "--all"], b"n")
+    assert code == 1 and question in out and "nothing published" in out, out
+    assert outbox_posts(p.root) == [] and outbox_posts(p.root, "story") == []
+    code, out = on_terminal(p, ["publish", "--now", "--all"], b"y")
+    assert code == 0 and question in out, out
+    assert "published 4 posts (2 to outbox, 2 to story)" in out
+    assert outbox_posts(p.root) == outbox_posts(p.root, "story") == ["a", "b"]
