@@ -153,7 +153,9 @@ def test_python_dash_m_and_fast_help(project: Project) -> None:
 def test_data_dir_from_config_is_relative_to_config_file(project: Project, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    r = Project(elsewhere).run("--config", str(project.config), "publish", "--now", "--all", "--yes")
+    r = Project(elsewhere).run(
+        "--config", str(project.config), "publish", "--now", "--all", "--yes"
+    )
     assert r.returncode == 0, r.stderr
     assert (project.var / "ledger.sqlite3").exists()
     assert not (elsewhere / "var").exists()

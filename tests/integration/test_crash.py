@@ -44,7 +44,10 @@ def test_sigkill_mid_request_then_the_next_pass_reconciles(bare_project: Project
         add_items(project, "alpha")
         env = env_of(nets.values())
         holds = {n: net.fake.inject(net.create, Fault.held()) for n, net in nets.items()}
-        procs = {n: project.popen("publish", "--now", "--all", "--yes", "--target", n, env=env) for n in nets}
+        procs = {
+            n: project.popen("publish", "--now", "--all", "--yes", "--target", n, env=env)
+            for n in nets
+        }
         try:
             for n, fault in holds.items():
                 if not fault.arrived.wait(30):
