@@ -272,7 +272,7 @@ def import_(ctx: Ctx, csv_file: Path) -> None:
     "--now",
     "now",
     is_flag=True,
-    help="Publish now: what is due (no SLUG), the named items (SLUG…), or everything (--all).",
+    help="Publish now: what is due (no SLUG), these items (SLUG…), or everything (--all).",
 )
 @click.option(
     "--all", "everything", is_flag=True, help="Every pending post, ahead of the schedule."
@@ -293,16 +293,17 @@ def publish(
     dry_run: bool,
     yes: bool,
 ) -> None:
-    """Publish now: render, caption, claim, publish, record.
+    """Publish on request: render, caption, claim, publish, record.
 
     \b
-      publish --now            only what is due now: a publish_at that has passed (within
-                               misfire_grace) or a slot that has come, exactly what the
-                               daemon would post; otherwise names the next slot and item
-      publish --now SLUG…      these items now, whatever their schedule
-      publish --now --all      every pending post; asks first when the schedule has slots
-                               or more than 10 posts would go out (--yes: do not ask)
-      publish --dry-run [...]  the same forms, listing what would be posted
+      publish --now          what is due now: a publish_at that has passed (within
+                             misfire_grace) or a slot that has come — exactly what
+                             the daemon would post; else names the next slot
+      publish --now SLUG…    these items now, whatever their schedule
+      publish --now --all    every pending post; first asks on a terminal when the
+                             schedule has slots or more than 10 posts would go out,
+                             and without a terminal refuses unless --yes is given
+      publish --dry-run …    lists what the same form would post; sends nothing
 
     The daemon (`quotecast run`) may run beside it: ledger claims post each item once.
     """

@@ -456,7 +456,8 @@ def make_plan(
             reason = (
                 f"no free slot on {target} in the next {days:g} days"
                 if has_slots
-                else f"{target} has no slots; give the item a publish_at or use `publish --now`"
+                else f"{target} has no slots; give the item a publish_at, "
+                "or post it with `publish --now SLUG`"
             )
             plan.waiting.append(Waiting(item.slug, target, reason))
 
