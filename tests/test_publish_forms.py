@@ -269,3 +269,19 @@ def test_all_on_a_terminal_shows_the_posts_and_asks(tmp_path: Path) -> None:
     assert code == 0 and question in out, out
     assert "published 4 posts (2 to outbox, 2 to story)" in out
     assert outbox_posts(p.root) == outbox_posts(p.root, "story") == ["a", "b"]
+
+
+def test_the_one_item_publish_a_studio_calls_is_the_named_form(
+    cal: Project, tmp_path: Path
+) -> None:
+    from pipeline.publishing import publish_item
+
+    twin = Project(tmp_path / "twin")
+    shutil.copytree(cal.root, twin.root)
+    settings = load_settings(twin.config, env_file=twin.root / ".env")
+    selection, report = publish_item(settings, "c")
+    r = cal.cli("publish", "--now", "c")
+    assert r.exit_code == 0, r.output
+    assert {(o.slug, o.target) for o in report.posted} == lines(r.output, "posted")
+    assert outbox_posts(twin.root) == outbox_posts(cal.root) == ["c"]
+    assert selection.form == "named" and report.ok
