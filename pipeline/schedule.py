@@ -32,8 +32,9 @@ Who posts when, per target (each target is planned on its own):
   file name.
 * A slot is used up when a row of that target was reserved for it (`scheduled_for`,
   written by the daemon just before it posts) and is no longer pending: posted,
-  failed, unknown or in flight. An item posted early with `publish --now` was never
-  reserved, so it frees its slot for the next item.
+  failed, unknown or in flight. An item posted early by hand (`publish --now SLUG` or
+  `--all`) was never reserved, so it frees its slot for the next item. (`publish --now`
+  alone posts what is due, reserved like the daemon's.)
 * Lateness. A slot stays due for `misfire_grace` seconds after its time, plus
   `jitter` (the daemon's intended random delay); a `publish_at` stays due for
   `misfire_grace`. Older slots no longer exist: their items move on to the next free
@@ -41,7 +42,7 @@ Who posts when, per target (each target is planned on its own):
   down) are all due at once and post in time order. An item whose `publish_at` is
   older than grace is *missed*: the daemon never posts it late; `quotecast plan`
   reports it and an alert is sent, and it leaves any slot at that instant free.
-  (`publish --now` still posts it on request.) A `publish_at` post that was tried on
+  (`publish --now SLUG` still posts it on request.) A `publish_at` post that was tried on
   time and deferred by a rate limit (a pending row with `not_before`) waits: its time
   becomes `not_before`, so a used-up quota delays it rather than turning it into a miss.
 * Horizon. The plan covers `days` ahead; items beyond it are listed as waiting and

@@ -225,10 +225,17 @@ def choose(
                 open_pairs.append((item, target))
 
     sel.pending = len(open_pairs)
+    plan = make_plan(settings, items, rows, now, HORIZON_DAYS)
     if form != "due":
-        sel.picks = [Pick(item.slug, target) for item, target in open_pairs]
+        # a named post that is due anyway takes its slot, as the daemon's would: left
+        # unreserved, the slot would stay free and the next item would go out in it too
+        due = {(e.slug, e.target): e for e in due_now(plan)}
+        sel.picks = []
+        for item, target in open_pairs:
+            e = due.get((item.slug, target))
+            at, kind = (e.at, e.kind) if e else (None, "asked")
+            sel.picks.append(Pick(item.slug, target, at, kind))
     else:
-        plan = make_plan(settings, items, rows, now, HORIZON_DAYS)
         sel.picks = [
             Pick(e.slug, e.target, e.at, e.kind)
             for e in due_now(plan, targets)

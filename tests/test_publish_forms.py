@@ -285,3 +285,13 @@ def test_the_one_item_publish_a_studio_calls_is_the_named_form(
     assert {(o.slug, o.target) for o in report.posted} == lines(r.output, "posted")
     assert outbox_posts(twin.root) == outbox_posts(cal.root) == ["c"]
     assert selection.form == "named" and report.ok
+
+
+def test_a_named_item_that_is_due_keeps_its_slot(cal: Project) -> None:
+    r = cal.cli("publish", "--now", "a")  # a is due in today's 07:30 slot anyway
+    assert lines(r.output, "posted") == {("a", "outbox")}
+    # a used the slot: b does not go out in it too, it waits for Friday
+    due = cal.cli("publish", "--dry-run")
+    assert lines(due.output, "would post") == {("d", "outbox")}
+    row = Ledger.open(cal.var).get("a", "outbox")
+    assert row is not None and row.scheduled_for == datetime(2026, 12, 3, 7, 30, tzinfo=UTC)
