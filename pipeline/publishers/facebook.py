@@ -15,6 +15,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from pipeline.posts import Post, Receipt
 from pipeline.publishers.base import (
     AmbiguousError,
@@ -29,6 +31,7 @@ from pipeline.publishers.base import (
 from pipeline.publishers.graph import GraphClient
 from pipeline.publishers.journal import Attempt, Journal
 from pipeline.publishers.net import parse_time
+from pipeline.publishers.options import FacebookOptions
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class FacebookPublisher(Publisher):
     """One Facebook Page (`options.page_id`, a Page access token)."""
 
     network: ClassVar[str] = "facebook"
+    options_model: ClassVar[type[BaseModel] | None] = FacebookOptions
     limits: ClassVar[Limits] = Limits(
         caption_max=63206,
         caption_counter="chars",

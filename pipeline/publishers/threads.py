@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from pipeline.posts import Post
 from pipeline.publishers.base import Limits, PermanentError, TransientError
 from pipeline.publishers.containers import ContainerPublisher, quota_from
+from pipeline.publishers.options import ThreadsOptions
 
 
 class ThreadsPublisher(ContainerPublisher):
     """One Threads profile (`options.user_id`, default "me")."""
 
     network: ClassVar[str] = "threads"
+    options_model: ClassVar[type[BaseModel] | None] = ThreadsOptions
     label: ClassVar[str] = "threads"
     default_api_base: ClassVar[str] = "https://graph.threads.net/v1.0"
     default_user: ClassVar[str | None] = "me"

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 import tweepy
+from pydantic import BaseModel
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
@@ -42,6 +43,7 @@ from pipeline.publishers.base import (
 )
 from pipeline.publishers.net import maybe_sent as _maybe_sent
 from pipeline.publishers.net import retry_after as retry_after_header
+from pipeline.publishers.options import XOptions
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,7 @@ class XPublisher(Publisher):
     """Posts a card with alt text and caption to one X account."""
 
     network: ClassVar[str] = "x"
+    options_model: ClassVar[type[BaseModel] | None] = XOptions
     limits: ClassVar[Limits] = Limits(
         caption_max=280,
         caption_counter="x_weighted",
