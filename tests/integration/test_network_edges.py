@@ -1,0 +1,143 @@
+"""Network edge cases through a whole pass: the runner, the real client library, a strict fake.
+
+Mastodon forgets an Idempotency-Key after an hour, so a resend is only safe within that
+time of the first send; LinkedIn member tokens cannot look for their own posts, so an
+unclear send ends `unknown`; a retired LinkedIn version stops the target, not every post.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from pipeline.ledger import Ledger, utcnow
+from pipeline.publishers.base import AmbiguousError
+from tests.conftest import Project
+from tests.fakes import Fault
+from tests.fakes.linkedin_api import MEMBER_SCOPES, PERSON, FakeLinkedIn
+from tests.fakes.mastodon_api import FakeMastodon
+from tests.integration.harness import (
+    MASTODON_CREATE,
+    Net,
+    add_items,
+    configure,
+    item_of,
+    row,
+    runner,
+    start_net,
+)
+
+DEAD_OWNER = "crashed-host:4242:dead00"
+STATUSES = "GET /api/v1/accounts/:id/statuses"
+
+
+@pytest.fixture
+def mastodon() -> Iterator[Net]:
+    net = start_net("mastodon")
+    yield net
+    net.fake.stop()
+
+
+@pytest.mark.parametrize(
+    ("sent_ago", "expected"),
+    [(timedelta(minutes=10), "posted"), (timedelta(hours=2), "unknown")],
+    ids=["within-key-lifetime", "after-key-lifetime"],
+)
+def test_mastodon_resend_is_idempotent_only_within_the_key_lifetime(
+    bare_project: Project,
+    mastodon: Net,
+    monkeypatch: pytest.MonkeyPatch,
+    sent_ago: timedelta,
+    expected: str,
+) -> None:
+    """A process sent the status (Mastodon made it), lost the answer and died; the next pass
+    cannot list the account's statuses. Within the hour the same key returns that status;
+    after it, Mastodon has forgotten the key and a resend would post twice: unknown."""
+    fake = mastodon.fake
+    assert isinstance(fake, FakeMastodon)
+    configure(bare_project, [mastodon])
+    add_items(bare_project, "alpha")
+    for key, value in mastodon.env.items():
+        monkeypatch.setenv(key, value)
+    with runner(bare_project, sleep=lambda s: None) as r:
+        ledger = r.ledger
+        assert isinstance(ledger, Ledger)
+        pub = r.publisher("mastodon")
+        post, _ = r.build_post(item_of(r, "alpha"), "mastodon", pub.limits)
+        then = utcnow() - sent_ago
+        assert ledger.claim(post.slug, post.target, post.network, DEAD_OWNER, 5, now=then)
+        ledger.mark_sending(
+            post.slug, post.target, DEAD_OWNER, post.idempotency_key, post.content_hash, 5, now=then
+        )
+        ledger.note_send(post.slug, post.target, post.idempotency_key, now=then)
+        fake.inject(MASTODON_CREATE, Fault.reset_after_commit())
+        with pytest.raises(AmbiguousError):
+            pub.publish(post)
+        fake.advance(sent_ago.total_seconds())
+        fake.inject(STATUSES, *[Fault.error(500, {"error": "busy"})] * 4)
+
+        report = r.run()
+
+    got = row(bare_project, "alpha", "mastodon")
+    assert got is not None and got.state == expected
+    assert len(fake.posts) == 1, "the status must exist exactly once"
+    assert [o.result for o in report.outcomes] == (
+        ["skipped", "posted"] if expected == "posted" else ["unknown"]
+    )
+    if expected == "unknown":
+        assert got.last_error and "quotecast resolve" in got.last_error
+
+
+def _linkedin_project(project: Project, fake: FakeLinkedIn, **options: object) -> None:
+    configure(
+        project,
+        [],
+        extra_targets={
+            "li": (
+                "linkedin",
+                {"api_base": fake.url, "author": PERSON, "poll_interval": 0.01, **options},
+            )
+        },
+    )
+
+
+def test_linkedin_person_unclear_send_ends_unknown_and_the_target_keeps_posting(
+    bare_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member token cannot use the author finder: the lost answer cannot be looked up, so
+    the post is `unknown` (never sent again), and the 403 of the finder does not stop the
+    target — the next item still posts."""
+    with FakeLinkedIn(token="li-member-token") as fake:
+        fake.scopes = set(MEMBER_SCOPES)
+        _linkedin_project(bare_project, fake)
+        add_items(bare_project, "alpha", "beta")
+        monkeypatch.setenv("QUOTECAST_LI_ACCESS_TOKEN", fake.token)
+        fake.inject("POST /rest/posts", Fault.reset_after_commit())
+        with runner(bare_project, sleep=lambda s: None) as r:
+            report = r.run()
+
+        outcomes = {o.slug: o.result for o in report.outcomes}
+        assert outcomes == {"alpha": "unknown", "beta": "posted"}
+        assert len(fake.posts) == 2  # alpha's lost post once, beta's once
+        assert fake.requests_to("GET /rest/images/:urn") == []
+        alpha = row(bare_project, "alpha", "li")
+        assert alpha is not None and alpha.state == "unknown"
+
+
+def test_linkedin_retired_version_stops_the_target_for_the_pass(
+    bare_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeLinkedIn(token="li-member-token") as fake:
+        _linkedin_project(bare_project, fake, linkedin_version="202511")
+        add_items(bare_project, "alpha", "beta")
+        monkeypatch.setenv("QUOTECAST_LI_ACCESS_TOKEN", fake.token)
+        with runner(bare_project, sleep=lambda s: None) as r:
+            report = r.run()
+
+        results = sorted((o.result, (o.error or "")[:8]) for o in report.outcomes)
+        assert results == [("failed", "blocked:"), ("skipped", "blocked:")]
+        assert len(fake.requests) == 1, "one refused call, then the target is left alone"
+        failed = next(o for o in report.outcomes if o.result == "failed")
+        assert failed.error is not None and "options.linkedin_version" in failed.error
