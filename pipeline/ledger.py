@@ -653,9 +653,7 @@ class Ledger:
             return res.rowcount == 1
 
     # -- first sends and token expiry (additive; see `sends` and `tokens`) -------------------
-    def note_send(
-        self, slug: str, target: str, key: str, now: datetime | None = None
-    ) -> datetime:
+    def note_send(self, slug: str, target: str, key: str, now: datetime | None = None) -> datetime:
         """Remember when `key` was first sent for (slug, target); returns that first time."""
         with self.engine.begin() as conn:
             conn.execute(

@@ -483,9 +483,7 @@ def _may_send_again(pub: Publisher, looked: bool, first_sent: datetime | None) -
     """After find() came back empty: an authoritative miss proves absence, a failed find
     proves nothing — only an idempotent send is safe then, and only while the network
     still remembers the key sent first at `first_sent`."""
-    return pub.resend_is_idempotent(first_sent, utcnow()) or (
-        looked and pub.find_is_authoritative
-    )
+    return pub.resend_is_idempotent(first_sent, utcnow()) or (looked and pub.find_is_authoritative)
 
 
 def run_pass(

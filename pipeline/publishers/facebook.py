@@ -26,6 +26,7 @@ from pipeline.publishers.base import (
     PublishError,
     RateLimitedError,
     TargetContext,
+    TokenInfo,
     TransientError,
 )
 from pipeline.publishers.graph import GraphClient
@@ -96,6 +97,10 @@ class FacebookPublisher(Publisher):
                 when = parse_time(item.get("created_time")) or datetime.now(UTC)
                 return Receipt(str(item["id"]), item.get("permalink_url"), when)
         return None
+
+    def token_expiry(self) -> TokenInfo | None:
+        """Meta's debug_token answer for this target's token (graph.facebook.com)."""
+        return self.graph.token_expiry()
 
     def close(self) -> None:
         self.graph.close()
