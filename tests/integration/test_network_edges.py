@@ -7,6 +7,7 @@ unclear send ends `unknown`; a retired LinkedIn version stops the target, not ev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -18,8 +19,10 @@ from tests.conftest import Project
 from tests.fakes import Fault
 from tests.fakes.linkedin_api import MEMBER_SCOPES, PERSON, FakeLinkedIn
 from tests.fakes.mastodon_api import FakeMastodon
+from tests.fakes.x_api import FakeX
 from tests.integration.harness import (
     MASTODON_CREATE,
+    X_CREATE,
     Net,
     add_items,
     configure,
@@ -141,3 +144,40 @@ def test_linkedin_retired_version_stops_the_target_for_the_pass(
         assert len(fake.requests) == 1, "one refused call, then the target is left alone"
         failed = next(o for o in report.outcomes if o.result == "failed")
         assert failed.error is not None and "options.linkedin_version" in failed.error
+
+
+def test_x_24_hour_cap_defers_until_its_reset_and_status_names_it(
+    bare_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """X's 429 carries every limit header; the 15-minute window is open but the account's
+    24-hour cap is spent: the post waits for the 24-hour reset, and `status` says so."""
+    net = start_net("x")
+    try:
+        fake = net.fake
+        assert isinstance(fake, FakeX)
+        fake.user_day_limit = 1
+        configure(bare_project, [net])
+        add_items(bare_project, "alpha", "beta")
+        for key, value in net.env.items():
+            monkeypatch.setenv(key, value)
+        with runner(bare_project, sleep=lambda s: None) as r:
+            report = r.run()
+        day_reset = int(fake.rate_headers()["x-user-limit-24hour-reset"])
+        assert len(fake.requests_to(X_CREATE)) == 2, "no retries into the spent cap"
+    finally:
+        fake.stop()
+
+    assert sorted(o.result for o in report.outcomes) == ["deferred", "posted"]
+    deferred = next(
+        row(bare_project, slug, "x")
+        for slug in ("alpha", "beta")
+        if (got := row(bare_project, slug, "x")) is not None and got.state == "pending"
+    )
+    assert deferred is not None and deferred.not_before is not None
+    assert abs(deferred.not_before.timestamp() - day_reset) < 5
+    shown = bare_project.cli("status", "--json")
+    entries = json.loads(shown.output)["posts"]
+    waiting = next(e for e in entries if e["state"] == "pending")
+    assert "24-hour post limit" in waiting["error"] and "x-user-limit-24hour" in waiting["error"]
+    text = bare_project.cli("status").output
+    assert "24-hour post limit" in " ".join(text.split())
