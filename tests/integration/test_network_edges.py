@@ -13,12 +13,16 @@ from datetime import timedelta
 
 import pytest
 
+from pipeline.alerts import Alerter
 from pipeline.ledger import Ledger, utcnow
 from pipeline.publishers.base import AmbiguousError
+from tests.alerts.test_alerts import Endpoint
 from tests.conftest import Project
 from tests.fakes import Fault
+from tests.fakes.graph_api import FakeGraph
 from tests.fakes.linkedin_api import MEMBER_SCOPES, PERSON, FakeLinkedIn
 from tests.fakes.mastodon_api import FakeMastodon
+from tests.fakes.static_site import StaticSite
 from tests.fakes.x_api import FakeX
 from tests.integration.harness import (
     MASTODON_CREATE,
@@ -31,6 +35,7 @@ from tests.integration.harness import (
     runner,
     start_net,
 )
+from tests.integration.instagram_project import write_story_project
 
 DEAD_OWNER = "crashed-host:4242:dead00"
 STATUSES = "GET /api/v1/accounts/:id/statuses"
@@ -74,7 +79,6 @@ def test_mastodon_resend_is_idempotent_only_within_the_key_lifetime(
         ledger.mark_sending(
             post.slug, post.target, DEAD_OWNER, post.idempotency_key, post.content_hash, 5, now=then
         )
-        ledger.note_send(post.slug, post.target, post.idempotency_key, now=then)
         fake.inject(MASTODON_CREATE, Fault.reset_after_commit())
         with pytest.raises(AmbiguousError):
             pub.publish(post)
@@ -181,3 +185,38 @@ def test_x_24_hour_cap_defers_until_its_reset_and_status_names_it(
     assert "24-hour post limit" in waiting["error"] and "x-user-limit-24hour" in waiting["error"]
     text = bare_project.cli("status").output
     assert "24-hour post limit" in " ".join(text.split())
+
+
+def test_instagram_spam_restriction_stops_the_target_and_alerts_once(
+    bare_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code 4 / 2207051 is not a rate limit: the first post fails (no retry, no wait), the
+    target's other posts are held back for the pass, and the alert goes out once."""
+    endpoint = Endpoint()
+    try:
+        with (
+            FakeGraph(token="ig-token") as fake,
+            StaticSite(bare_project.var / "site") as site,
+        ):
+            fake.spam_restricted = True
+            write_story_project(bare_project, fake, site, options=[], publish=[])
+            bare_project.add_item("second.toml", 'quote = "Keep going."\nauthor = "Ada Lovelace"\n')
+            text = bare_project.config.read_text()
+            bare_project.write_config(f'notify = ["{endpoint.url}"]\n' + text)
+            monkeypatch.setenv("QUOTECAST_IG_ACCESS_TOKEN", fake.token)
+            with runner(bare_project, sleep=lambda s: None) as r:
+                report = r.run()
+                assert r.ledger is not None
+                alerts = Alerter(r.settings, r.ledger)
+                sent = alerts.check_rows(r.ledger.rows()) + alerts.check_rows(r.ledger.rows())
+            publishes = len(fake.requests_to("POST /:version/:owner/media_publish"))
+    finally:
+        endpoint.server.shutdown()
+        endpoint.server.server_close()
+
+    results = sorted((o.result, (o.error or "")[:8]) for o in report.outcomes)
+    assert results == [("failed", "blocked:"), ("skipped", "blocked:")]
+    assert publishes == 1, "no retry on a flagged account"
+    assert fake.published == []
+    assert sent == 1 and endpoint.titles() == ["quotecast: ig was stopped by its network"]
+    assert "2207051" in endpoint.received[0]["message"]
