@@ -9,6 +9,7 @@ the token's expiry.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,11 @@ from pipeline.publishers.graph import TOO_FAST_WAIT
 from pipeline.publishers.instagram import InstagramPublisher
 from pipeline.publishers.media import CRAWLER_AGENT
 from pipeline.publishers.threads import ThreadsPublisher
+from tests.fakes import noise_png
 from tests.fakes.graph_api import IG_USER, PAGE_ID, VERSION, FakeGraph
 from tests.fakes.static_site import StaticSite
 from tests.fakes.threads_api import FakeThreads
-from tests.publishers.meta_helpers import TOKEN, card_post, site_media
+from tests.publishers.meta_helpers import TOKEN, FixedUrl, card_post, site_media
 
 CREATE = "POST /:version/:owner/media"
 
@@ -174,3 +176,19 @@ def test_debug_token_reports_the_expiry(graph: FakeGraph, tmp_path: Path) -> Non
     graph.token_expired = True
     with pytest.raises(AuthError):
         facebook(graph, tmp_path).token_expiry()
+
+
+def test_threads_byte_limit_is_8_000_000_not_8_mib(tmp_path: Path) -> None:
+    """8,100,000 bytes is under 8 MiB but over Threads' "8 MB": refused before any request."""
+    big = noise_png(8_100_000)
+    assert 8_000_000 < len(big) < 8 * 1024 * 1024
+    post = card_post(target="th", network="threads", caption="Stay curious.")
+    post = replace(post, card=replace(post.card, data=big, mime="image/png"))
+    with FakeThreads(token=TOKEN) as fake:
+        pub = ThreadsPublisher(
+            ctx("threads", {"api_base": f"{fake.url}/v1.0", "user_id": "me"}, tmp_path),
+            media=FixedUrl("https://cdn.example/none.png"),
+        )
+        with pytest.raises(PermanentError, match="8,000,000 bytes"):
+            pub.publish(post)
+        assert fake.requests == []
