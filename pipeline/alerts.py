@@ -10,7 +10,10 @@ failed in a `publish --now` run is alerted too. What is sent, once each:
   not one per item;
 * an item whose `publish_at` was missed by more than `misfire_grace`;
 * a queue that runs dry within `schedule.runway_alert_slots` slots, once until the
-  queue is filled again.
+  queue is filled again;
+* a target stopped by its network (`blocked`: a spam restriction, a retired API
+  version), once per target and day however many passes it stops;
+* an access token that expires within 14 days, once per target and expiry date.
 
 "Once" is kept in the ledger's `alerts_sent` table, claimed atomically before sending,
 so two processes (or a restart) never send the same alert twice; an alert that could
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pipeline.config import Settings
-from pipeline.ledger import Ledger, PostRow
+from pipeline.ledger import Ledger, PostRow, TokenRow
 
 if TYPE_CHECKING:
     from pipeline.schedule import Missed, Runway
@@ -126,7 +129,15 @@ class Alerter:
                 continue
             when = r.updated_at.isoformat()
             error = r.last_error or "(no reason recorded)"
-            if r.state == "failed" and r.error_kind == "auth":
+            if r.state == "failed" and r.error_kind == "blocked":
+                key = f"blocked:{r.target}:{r.updated_at.date().isoformat()}"
+                title = f"{self.brand}: {r.target} was stopped by its network"
+                body = (
+                    f"Target {r.target} ({r.network}) was stopped for the pass: {error}\n"
+                    f"Its other posts are held back. When it is settled, run: "
+                    f"quotecast retry --target {r.target}"
+                )
+            elif r.state == "failed" and r.error_kind == "auth":
                 key = f"auth:{r.target}:{when}:{r.slug}"
                 title = f"{self.brand}: {r.target} refused its credentials"
                 body = (
@@ -149,6 +160,22 @@ class Alerter:
                     f"quotecast resolve {r.slug} {r.target} --posted URL   (or --not-posted)"
                 )
             sent += self.send(key, title, body)
+        return sent
+
+    def check_tokens(self, rows: Sequence[TokenRow], now: datetime) -> int:
+        """One warning per target and expiry date when its token expires within 14 days."""
+        from pipeline.tokens import expiring, warning_text
+
+        sent = 0
+        for r in expiring(list(rows), now):
+            assert r.expires_at is not None
+            key = f"token:{r.target}:{r.expires_at.date().isoformat()}"
+            title = f"{self.brand}: access token of {r.target} expires soon"
+            body = (
+                f"{warning_text(r, now)}.\nCreate a new token and set it in the environment "
+                f"or .env; `quotecast check --online` shows the new expiry."
+            )
+            sent += self.send(key, title, body, kind="warning")
         return sent
 
     def check_missed(self, missed: Sequence[Missed]) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipeline.captions import write_caption
@@ -18,11 +21,15 @@ class CheckResult:
     item_count: int = 0
     problems: list[Problem] = field(default_factory=list)
     ok_lines: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-def run_checks(settings: Settings, render: bool = True) -> CheckResult:
-    """Validate every queue file, then render and caption each valid item per target."""
+def run_checks(settings: Settings, render: bool = True, today: date | None = None) -> CheckResult:
+    """Validate every target's options and every queue file, then render and caption each
+    valid item per target."""
     result = CheckResult()
+    result.problems.extend(option_problems(settings))
+    result.warnings.extend(network_warnings(settings, today or date.today()))
     scan = load_queue(settings.queue_path, ZoneInfo(settings.schedule.timezone))
     result.problems.extend(scan.problems)
     for item in scan.items:
@@ -68,3 +75,59 @@ def run_checks(settings: Settings, render: bool = True) -> CheckResult:
             )
             result.ok_lines.append(f"ok  {item.slug}  → {where}")
     return result
+
+
+def option_problems(settings: Settings) -> list[Problem]:
+    """Each target's `options` against its network's model (unknown keys refused), named
+    with the config file's line, so a misspelt key is caught before anything is posted."""
+    from pipeline.publishers.options import option_problems as check_options
+
+    path = settings.config_path or Path("config.toml")
+    text = ""
+    if settings.config_path is not None:
+        try:
+            text = settings.config_path.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+    out = []
+    for name, conf in settings.targets.items():
+        for key, message in check_options(conf.network, dict(conf.options)):
+            line = option_line(text, name, key.split(".")[0]) if key else None
+            field_name = f"targets.{name}.options" + (f".{key}" if key else "")
+            out.append(Problem(path, line, field_name, message.partition(": ")[2] or message))
+    return out
+
+
+def option_line(text: str, target: str, key: str) -> int | None:
+    """The line of `key` under [targets.<target>.options] (or in an inline options table)."""
+    section = ""
+    key_re = re.compile(rf'^\s*"?{re.escape(key)}"?\s*=')
+    inline_re = re.compile(rf'[{{,]\s*"?{re.escape(key)}"?\s*=')
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.split("#", 1)[0].strip()
+        if stripped.startswith("["):
+            section = stripped.strip("[] ").replace('"', "").replace(" ", "")
+            continue
+        if section == f"targets.{target}.options" and key_re.match(line):
+            return number
+        if (
+            section == f"targets.{target}"
+            and stripped.startswith("options")
+            and inline_re.search(line)
+        ):
+            return number
+    return None
+
+
+def network_warnings(settings: Settings, today: date) -> list[str]:
+    """What will stop working soon although it works today (LinkedIn API versions)."""
+    out = []
+    for name, conf in settings.targets.items():
+        if conf.network == "linkedin" and conf.enabled:
+            from pipeline.publishers.linkedin import DEFAULT_VERSION, version_warning
+
+            version = str(conf.options.get("linkedin_version") or DEFAULT_VERSION)
+            warning = version_warning(version, today)
+            if warning:
+                out.append(f"targets.{name}.options.linkedin_version: {warning}")
+    return out

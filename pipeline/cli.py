@@ -157,16 +157,25 @@ def init(ctx: Ctx) -> None:
 
 
 @cli.command()
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also ask the networks about each target's access token and record its expiry.",
+)
 @handle_errors
 @pass_ctx
-def check(ctx: Ctx) -> None:
+def check(ctx: Ctx, online: bool) -> None:
     """Validate the config and every queue file; list problems as file:line: field: message."""
     from pipeline.checks import run_checks
 
     s = ctx.settings
     result = run_checks(s)
+    if online:
+        result.problems.extend(_check_tokens(s, result.warnings))
     for line in result.ok_lines:
         click.echo(line)
+    for warning in result.warnings:
+        click.secho(f"warning: {warning}", fg="yellow")
     for problem in result.problems:
         click.secho(str(problem), fg="red")
     n = len(result.problems)
@@ -178,6 +187,35 @@ def check(ctx: Ctx) -> None:
         )
         sys.exit(1)
     click.secho(f"config and {result.item_count} queue items OK", fg="green")
+
+
+def _check_tokens(s: Settings, warnings: list[str]) -> list[Any]:
+    """`check --online`: each target's token expiry, recorded; failures become problems."""
+    from pipeline.items import Problem
+    from pipeline.ledger import Ledger, utcnow
+    from pipeline.tokens import WARN_DAYS, expiring, refresh, warning_text
+
+    ledger = Ledger.open(s.data_path, s.ledger_address)
+    try:
+        now = utcnow()
+        checks = refresh(s, ledger, now)
+        rows = {r.target: r for r in ledger.tokens()}
+    finally:
+        ledger.close()
+    problems = []
+    where = s.config_path or Path("config.toml")
+    for c in checks:
+        if c.error:
+            problems.append(Problem(where, None, f"targets.{c.target}", f"token: {c.error}"))
+        elif not c.supported:
+            click.echo(f"token  {c.target}: {c.network} does not report its expiry")
+        elif c.expires_at is None:
+            click.echo(f"token  {c.target}: never expires ({c.note})")
+        else:
+            click.echo(f"token  {c.target}: expires {c.expires_at:%Y-%m-%d %H:%M} UTC ({c.note})")
+    soon = expiring([rows[c.target] for c in checks if c.target in rows], now, WARN_DAYS)
+    warnings.extend(warning_text(r, now) for r in soon)
+    return problems
 
 
 @cli.command()

@@ -130,6 +130,7 @@ class Daemon:
         # (a post held back by an auth failure waits for the next slot, not the next minute)
         self._attempted: dict[tuple[str, str, str], datetime] = {}
         self._said: set[str] = set()
+        self._tokens_at: float | None = None  # monotonic time of the last token check
         self._pass_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._beat_lock = threading.Lock()
@@ -327,7 +328,25 @@ class Daemon:
         self._tell_news(plan, scan)
         self._sync(plan, now)
         self._alert(plan, scan, rows, now)
+        self._tokens(now)
         return plan
+
+    def _tokens(self, now: datetime) -> None:
+        """Once a day: record each target's token expiry (networks that report it) and
+        warn 14 days ahead; a failure here never stops publishing."""
+        if self._tokens_at is not None and time.monotonic() - self._tokens_at < 3600:
+            return  # the ledger decides "due" (a day); this only keeps rescans cheap
+        self._tokens_at = time.monotonic()
+        try:
+            from pipeline.tokens import refresh
+
+            for c in refresh(self.settings, self.ledger, now, only_due=True):
+                if c.error:
+                    log.warning("token check of %s failed: %s", c.target, c.error)
+            if self.alerts.enabled:
+                self.alerts.check_tokens(self.ledger.tokens(), now)
+        except Exception:
+            log.exception("token check failed; trying again later")
 
     def _say_once(self, key: str, level: int, msg: str, *args: Any, **extra: str) -> None:
         if key not in self._said:

@@ -114,6 +114,38 @@ alerts_sent = Table(
 )
 
 
+#: when each idempotency key was first sent: a network that forgets keys (Mastodon keeps
+#: them an hour) makes a resend safe only within that time after the first send
+sends = Table(
+    "sends",
+    metadata,
+    Column("slug", String(100), primary_key=True),
+    Column("target", String(100), primary_key=True),
+    Column("idempotency_key", String(64), primary_key=True),
+    Column("first_at", String(40), nullable=False),
+)
+
+#: each target's access-token expiry as its network last reported it (check --online, daemon)
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("target", String(100), primary_key=True),
+    Column("network", String(40), nullable=False),
+    Column("expires_at", String(40)),  # NULL: the network says it never expires
+    Column("checked_at", String(40), nullable=False),
+    Column("note", Text),
+)
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    target: str
+    network: str
+    expires_at: datetime | None
+    checked_at: datetime
+    note: str | None
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -619,6 +651,65 @@ class Ledger:
                 .values(scheduled_for=iso(when), scheduled_tz=tz)
             )
             return res.rowcount == 1
+
+    # -- first sends and token expiry (additive; see `sends` and `tokens`) -------------------
+    def note_send(self, slug: str, target: str, key: str, now: datetime | None = None) -> datetime:
+        """Remember when `key` was first sent for (slug, target); returns that first time."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                _insert_ignore(self.engine, sends).values(
+                    slug=slug, target=target, idempotency_key=key, first_at=iso(now or utcnow())
+                )
+            )
+        first = self.first_send(slug, target, key)
+        assert first is not None
+        return first
+
+    def first_send(self, slug: str, target: str, key: str | None) -> datetime | None:
+        """When `key` was first sent for (slug, target), if this ledger saw it."""
+        if not key:
+            return None
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(sends.c.first_at).where(
+                    sends.c.slug == slug,
+                    sends.c.target == target,
+                    sends.c.idempotency_key == key,
+                )
+            ).scalar()
+        return parse_iso(value)
+
+    def record_token(
+        self,
+        target: str,
+        network: str,
+        expires_at: datetime | None,
+        note: str = "",
+        now: datetime | None = None,
+    ) -> None:
+        """Store what the network said about a target's token (replacing the last answer)."""
+        values = dict(
+            network=network,
+            expires_at=iso(expires_at) if expires_at else None,
+            checked_at=iso(now or utcnow()),
+            note=note,
+        )
+        with self.engine.begin() as conn:
+            res = conn.execute(update(tokens).where(tokens.c.target == target).values(**values))
+            if res.rowcount == 0:
+                conn.execute(_insert_ignore(self.engine, tokens).values(target=target, **values))
+
+    def tokens(self) -> list[TokenRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tokens).order_by(tokens.c.target)).mappings().all()
+        out = []
+        for m in rows:
+            checked = parse_iso(m["checked_at"])
+            assert checked is not None
+            out.append(
+                TokenRow(m["target"], m["network"], parse_iso(m["expires_at"]), checked, m["note"])
+            )
+        return out
 
     # -- alerts sent -------------------------------------------------------------------
     def first_alert(self, key: str, now: datetime | None = None) -> bool:

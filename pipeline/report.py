@@ -107,14 +107,35 @@ def status_data(s: Settings) -> dict[str, Any]:
         daemon = {"owner": owner, "last_beat": at.isoformat(), **info}
         daemon["status"] = daemon_status(at, info, utcnow())
         daemon["alive"] = daemon["status"] == "alive"
+    tokens = _token_entries(ledger)
     ledger.close()
     return {
+        "tokens": tokens,
         "posts": out,
         "needs_attention": [e for e in out if e["state"] in ("failed", "unknown")],
         "problems": [str(p) for p in scan.problems],
         "daemon": daemon,
         "counts": _counts(out),
     }
+
+
+def _token_entries(ledger: Ledger) -> list[dict[str, Any]]:
+    """Each target's recorded token expiry, with a warning 14 days ahead (see tokens.py)."""
+    from pipeline.tokens import expiring, warning_text
+
+    now = utcnow()
+    rows = ledger.tokens()
+    soon = {r.target for r in expiring(rows, now)}
+    return [
+        {
+            "target": r.target,
+            "network": r.network,
+            "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+            "checked_at": r.checked_at.isoformat(),
+            "warning": warning_text(r, now) if r.target in soon else None,
+        }
+        for r in rows
+    ]
 
 
 def daemon_status(beat_at: datetime, info: dict[str, Any], now: datetime) -> str:
@@ -202,6 +223,9 @@ def print_status(data: dict[str, Any]) -> None:
         )
     for p in data["problems"]:
         console.print(f"[red]problem:[/red] {p}")
+    for t in data.get("tokens", []):
+        if t["warning"]:
+            console.print(f"[bold yellow]token:[/bold yellow] {escape(t['warning'])}")
     d = data.get("daemon")
     if d:
         print_daemon(d)

@@ -236,7 +236,7 @@ class Runner:
                 if (
                     outcome.result == "failed"
                     and outcome.error
-                    and outcome.error.startswith("auth")
+                    and outcome.error.startswith(("auth", "blocked"))
                 ):
                     blocked[target] = outcome.error
         return report
@@ -288,13 +288,14 @@ class Runner:
                 s.publish.lease_seconds,
                 details,
             )
+            first_sent = ledger.note_send(post.slug, post.target, post.idempotency_key)
             try:
                 return _publish_guarded(pub, post)
             except AmbiguousError as exc:
                 found, looked = _safe_find(pub, post)
                 if found is not None:
                     return found
-                if _may_send_again(pub, looked):
+                if _may_send_again(pub, looked, first_sent):
                     raise _Retryable(f"{exc} (not found on the network; sending again)") from exc
                 raise
             except DuplicateError as exc:
@@ -414,7 +415,9 @@ class Runner:
                 "%s → %s: reconciled: found on the network %s", row.slug, row.target, found.url
             )
             return Outcome(row.slug, row.target, "posted", url=found.url)
-        if _may_send_again(pub, looked):
+        # a row from before the ledger kept first sends: its creation is no later than them
+        first_sent = self.ledger.first_send(row.slug, row.target, row.idempotency_key)
+        if _may_send_again(pub, looked, first_sent or row.created_at):
             self.ledger.release(
                 row.slug, row.target, self.owner, "previous send did not arrive; sending again"
             )
@@ -468,10 +471,11 @@ def _safe_find(pub: Publisher, post: Post) -> tuple[Receipt | None, bool]:
         return None, False
 
 
-def _may_send_again(pub: Publisher, looked: bool) -> bool:
+def _may_send_again(pub: Publisher, looked: bool, first_sent: datetime | None) -> bool:
     """After find() came back empty: an authoritative miss proves absence, a failed find
-    proves nothing — only an idempotent send is safe then."""
-    return pub.retry_is_idempotent or (looked and pub.find_is_authoritative)
+    proves nothing — only an idempotent send is safe then, and only while the network
+    still remembers the key sent first at `first_sent`."""
+    return pub.resend_is_idempotent(first_sent, utcnow()) or (looked and pub.find_is_authoritative)
 
 
 def run_pass(

@@ -10,10 +10,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from pipeline.posts import Post, Receipt
 
@@ -54,6 +55,13 @@ class AuthError(PermanentError):
     def __init__(self, message: str, credential: str | None = None) -> None:
         super().__init__(message)
         self.credential = credential
+
+
+class TargetBlockedError(PermanentError):
+    """The target itself cannot post now (an account restriction, a retired API version):
+    like an auth failure, the runner stops this target's other posts for the pass."""
+
+    kind = "blocked"
 
 
 class DuplicateError(PublishError):
@@ -123,6 +131,31 @@ class TargetContext:
         return value.get_secret_value()
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a network says about a target's access token (Meta debug_token, LinkedIn
+    introspection): when it expires (None = never) and a short note (scopes, type)."""
+
+    expires_at: datetime | None
+    note: str = ""
+
+
+def parse_options(cls: type[Publisher], ctx: TargetContext) -> BaseModel | None:
+    """The target's options checked against the publisher's model; PermanentError names the
+    unknown or invalid key and the valid ones (`quotecast check` says the same with a line)."""
+    model = cls.options_model
+    if model is None:
+        return None
+    try:
+        return model.model_validate(dict(ctx.options))
+    except ValidationError as exc:
+        from pipeline.publishers.options import describe_errors
+
+        raise PermanentError(
+            f"target {ctx.name!r}: " + "; ".join(describe_errors(model, exc))
+        ) from None
+
+
 def secret_env_name(target: str, key: str) -> str:
     """The environment variable holding a target's secret, e.g. QUOTECAST_X_ACCESS_TOKEN."""
     norm = f"{target}_{key}".upper().replace("-", "_").replace(".", "_")
@@ -140,9 +173,29 @@ class Publisher(ABC):
     find_is_authoritative: ClassVar[bool] = False
     #: True when sending the same post twice cannot duplicate it (idempotency key, record key)
     retry_is_idempotent: ClassVar[bool] = False
+    #: how long (seconds) after the first send the network remembers the idempotency key;
+    #: None = for as long as it matters (a record key, a journal)
+    idempotency_window: ClassVar[float | None] = None
+    #: the target's options, unknown keys refused (see options.py); None accepts anything
+    options_model: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self, ctx: TargetContext) -> None:
         self.ctx = ctx
+        self.options = parse_options(type(self), ctx)
+
+    def resend_is_idempotent(self, first_sent: datetime | None, now: datetime) -> bool:
+        """Whether sending again now cannot make a second post: an idempotent send, and
+        (when the network forgets keys) still within the key's lifetime after the first send."""
+        if not self.retry_is_idempotent:
+            return False
+        window = self.idempotency_window
+        if window is None:
+            return True
+        return first_sent is not None and (now - first_sent).total_seconds() < window
+
+    def token_expiry(self) -> TokenInfo | None:
+        """The access token's expiry as the network reports it; None when it cannot tell."""
+        return None
 
     @abstractmethod
     def publish(self, post: Post) -> Receipt:

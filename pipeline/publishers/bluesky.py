@@ -20,6 +20,7 @@ from atproto import Client, Session, SessionEvent, models
 from atproto_client.exceptions import LoginRequiredError, ModelError, RateLimitExceededError
 from atproto_client.models.common import XrpcError
 from atproto_client.request import Request
+from pydantic import BaseModel
 
 from pipeline.files import atomic_write
 from pipeline.posts import Post, Receipt
@@ -36,6 +37,7 @@ from pipeline.publishers.base import (
     TransientError,
     secret_env_name,
 )
+from pipeline.publishers.options import BlueskyOptions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -121,6 +123,7 @@ class BlueskyPublisher(Publisher):
     langs, find_scan (recent records `find` also checks), session_cache (default true)."""
 
     network = "bluesky"
+    options_model: ClassVar[type[BaseModel] | None] = BlueskyOptions
     limits: ClassVar[Limits] = Limits(
         caption_max=300,
         caption_counter="graphemes",

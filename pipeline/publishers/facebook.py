@@ -15,6 +15,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from pipeline.posts import Post, Receipt
 from pipeline.publishers.base import (
     AmbiguousError,
@@ -24,11 +26,13 @@ from pipeline.publishers.base import (
     PublishError,
     RateLimitedError,
     TargetContext,
+    TokenInfo,
     TransientError,
 )
 from pipeline.publishers.graph import GraphClient
 from pipeline.publishers.journal import Attempt, Journal
 from pipeline.publishers.net import parse_time
+from pipeline.publishers.options import FacebookOptions
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,7 @@ class FacebookPublisher(Publisher):
     """One Facebook Page (`options.page_id`, a Page access token)."""
 
     network: ClassVar[str] = "facebook"
+    options_model: ClassVar[type[BaseModel] | None] = FacebookOptions
     limits: ClassVar[Limits] = Limits(
         caption_max=63206,
         caption_counter="chars",
@@ -92,6 +97,10 @@ class FacebookPublisher(Publisher):
                 when = parse_time(item.get("created_time")) or datetime.now(UTC)
                 return Receipt(str(item["id"]), item.get("permalink_url"), when)
         return None
+
+    def token_expiry(self) -> TokenInfo | None:
+        """Meta's debug_token answer for this target's token (graph.facebook.com)."""
+        return self.graph.token_expiry()
 
     def close(self) -> None:
         self.graph.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -21,7 +22,9 @@ from pipeline.publishers.base import (
     PermanentError,
     PublishError,
     RateLimitedError,
+    TargetBlockedError,
     TargetContext,
+    TokenInfo,
     TransientError,
     secret_env_name,
 )
@@ -41,6 +44,16 @@ QUOTA_SUBCODE = 2207042
 QUOTA_WAIT = 3600.0
 #: Meta could not download the image_url
 FETCH_CODE, FETCH_SUBCODE = 9004, 2207052
+#: code 4 with this subcode is not a rate limit: Instagram restricted the account's activity
+#: as spam ("We restrict certain activity to protect our community", Instagram Platform
+#: error codes reference, developers.facebook.com/docs/instagram-platform/reference/
+#: error-codes). Retrying re-publishes on a flagged account: stop the target instead.
+SPAM_CODE, SPAM_SUBCODE = 4, 2207051
+#: code 368 / subcode 1390008: "We limit how often you can post … You can try again later"
+#: (Facebook "posting too fast"). Meta's error-handling guide says to wait and retry code
+#: 368; it names no time, so the post waits this long (Postiz retries it too, PR #2068).
+TOO_FAST_CODE, TOO_FAST_SUBCODE = 368, 1390008
+TOO_FAST_WAIT = 600.0
 
 
 class GraphClient:
@@ -151,6 +164,20 @@ class GraphClient:
                 f"create a new long-lived token and set {env}",
                 credential=env,
             )
+        if code == SPAM_CODE and sub == SPAM_SUBCODE:
+            return TargetBlockedError(
+                f"{label}: target {name!r}: Meta restricted this account's activity as spam "
+                f"({detail}) while {what}; retrying would publish on a flagged account, so the "
+                "target stops for this pass. Check the account in the app, then run "
+                f"`quotecast retry --target {name}`"
+            )
+        if code == TOO_FAST_CODE and sub == TOO_FAST_SUBCODE:
+            pause = retry_after(headers) or TOO_FAST_WAIT
+            return RateLimitedError(
+                f"{label}: Meta says the account is posting too fast ({detail}) while {what}; "
+                f"retry in {pause:.0f}s",
+                pause,
+            )
         if code == 10 or 200 <= code <= 299:
             return AuthError(
                 f"{label}: target {name!r}: the access token lacks a permission ({detail}) "
@@ -179,6 +206,26 @@ class GraphClient:
         if status >= 500:
             return TransientError(f"{label}: server error {status} ({detail}) while {what}")
         return PermanentError(f"{label}: refused ({detail}) while {what}")
+
+    def token_expiry(self) -> TokenInfo:
+        """GET /debug_token for the target's own token (Graph API reference, "Debug Token":
+        data.expires_at in epoch seconds, 0 = never; data.is_valid)."""
+        body = self.get("debug_token", "reading the token's expiry", input_token=self.token())
+        raw = body.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if data.get("is_valid") is False:
+            raise AuthError(
+                f"{self.label}: target {self.ctx.name!r}: Meta says the access token is no "
+                f"longer valid; create a new long-lived token and set {self.env_name}",
+                credential=self.env_name,
+            )
+        expires = _int(data.get("expires_at"))
+        when = datetime.fromtimestamp(expires, UTC) if expires > 0 else None
+        scopes = data.get("scopes")
+        note = f"{data.get('type') or 'token'}; scopes: " + (
+            ",".join(str(x) for x in scopes) if isinstance(scopes, list) else "?"
+        )
+        return TokenInfo(when, note)
 
     def _by_status(self, status: int, headers: Mapping[str, str], what: str) -> PublishError:
         if status == 429:

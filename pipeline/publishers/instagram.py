@@ -19,10 +19,19 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from pipeline.posts import Post
-from pipeline.publishers.base import Limits, PermanentError, TargetContext, TransientError
+from pipeline.publishers.base import (
+    Limits,
+    PermanentError,
+    TargetContext,
+    TokenInfo,
+    TransientError,
+)
 from pipeline.publishers.containers import ContainerPublisher, quota_from
 from pipeline.publishers.media import MediaHost
+from pipeline.publishers.options import InstagramOptions
 
 KINDS = ("feed", "story")
 FEED_RATIO = (4 / 5, 1.91)  # width / height Instagram's feed accepts
@@ -41,6 +50,7 @@ class InstagramPublisher(ContainerPublisher):
     """One Instagram professional account; `options.kind` picks story or feed."""
 
     network: ClassVar[str] = "instagram"
+    options_model: ClassVar[type[BaseModel] | None] = InstagramOptions
     label: ClassVar[str] = "instagram"
     default_api_base: ClassVar[str] = "https://graph.facebook.com/v24.0"
     limits: ClassVar[Limits] = Limits(
@@ -57,6 +67,10 @@ class InstagramPublisher(ContainerPublisher):
         super().__init__(ctx, media)
         self.kind = str(ctx.options.get("kind") or "feed")
         self.send_alt_text = bool(ctx.options.get("alt_text", True))
+
+    def token_expiry(self) -> TokenInfo | None:
+        """Meta's debug_token answer for this target's token (graph.facebook.com)."""
+        return self.graph.token_expiry()
 
     def check(self, post: Post) -> None:
         card, name = post.card, self.ctx.name

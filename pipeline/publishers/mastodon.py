@@ -26,6 +26,7 @@ from mastodon.errors import (
     MastodonNetworkError,
     MastodonRatelimitError,
 )
+from pydantic import BaseModel
 
 from pipeline.posts import Post, Receipt
 from pipeline.publishers.base import (
@@ -42,6 +43,7 @@ from pipeline.publishers.base import (
 )
 from pipeline.publishers.net import maybe_sent as _maybe_sent
 from pipeline.publishers.net import retry_after as retry_after_header
+from pipeline.publishers.options import MastodonOptions
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class MastodonPublisher(Publisher):
     """Posts a card with description and caption to one Mastodon account."""
 
     network: ClassVar[str] = "mastodon"
+    options_model: ClassVar[type[BaseModel] | None] = MastodonOptions
     limits: ClassVar[Limits] = Limits(
         caption_max=500,
         caption_counter="mastodon",
@@ -65,9 +68,14 @@ class MastodonPublisher(Publisher):
     secret_names: ClassVar[tuple[str, ...]] = ("access_token",)
     #: recent statuses are a hint, not proof: a miss means "cannot tell"
     find_is_authoritative: ClassVar[bool] = False
-    #: the status carries the ledger's Idempotency-Key, which Mastodon keeps for an hour:
-    #: sending again returns the status already made instead of a second one
+    #: the status carries the ledger's Idempotency-Key: sending again returns the status
+    #: already made instead of a second one — but only while Mastodon remembers the key.
+    #: "Idempotency keys are stored for up to 1 hour" (https://docs.joinmastodon.org/methods/
+    #: statuses/, Idempotency-Key header); Mastodon's PostStatusService keeps it in Redis with
+    #: a 3600 s expiry from when the status was made, which is after our first send. Five
+    #: minutes are kept back for clock drift between this machine and the ledger's writers.
     retry_is_idempotent: ClassVar[bool] = True
+    idempotency_window: ClassVar[float | None] = 3600.0 - 300.0
 
     def __init__(self, ctx: TargetContext) -> None:
         super().__init__(ctx)

@@ -7,9 +7,13 @@ Two homes behind one small interface (`MediaHost.publish(card) -> url`):
   serve a stale one); `site.deploy` runs when the URL does not serve the file yet.
 * `S3Media` (`options.media = "s3"`): an S3-compatible bucket through boto3.
 
-Either way, before any network API sees the URL we fetch it ourselves: 200 with an image
-Content-Type, or a clear error naming the URL and what it answered. A broken base_url then
-fails here, once, instead of as Meta's vague "media could not be fetched".
+Either way, before any network API sees the URL we fetch it ourselves the way Meta's
+crawler does — a GET with the facebookexternalhit user agent, after reading the host's
+robots.txt for Meta's crawler agents (developers.facebook.com/docs/sharing/webmasters/
+web-crawlers) — and want 200 with an image Content-Type. A broken base_url, a firewall
+that only lets browsers through, or a robots rule against facebookexternalhit then fails
+here, once, naming what blocks it, instead of as Meta's vague 2207052 "media could not be
+fetched".
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+from urllib.robotparser import RobotFileParser
 
 import requests
 
@@ -56,13 +61,27 @@ def media_name(card: Card) -> str:
 # -- checking a public URL ---------------------------------------------------------------
 
 
+#: the user agent Meta's fetcher sends (Meta "Web crawlers" page)
+CRAWLER_AGENT = "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"
+#: Meta's crawler agents whose robots.txt rules are read: a rule against the first one stops
+#: Meta fetching the card (2207052); the others are named in a warning only — sites often
+#: keep Meta-ExternalAgent (AI training) out on purpose, and it does not fetch API media
+BLOCKING_AGENT = "facebookexternalhit"
+OTHER_AGENTS = ("meta-externalfetcher", "meta-externalagent")
+
+
 def probe(url: str, timeout: float) -> str | None:
-    """None when `url` answers 200 with an image Content-Type; else what it answered."""
+    """None when `url` answers Meta's crawler (GET, its user agent) with 200 and an image
+    Content-Type; else what it answered."""
     try:
-        response = requests.head(url, timeout=timeout, allow_redirects=True)
-        if response.status_code in (405, 501):  # HEAD not allowed: ask for the body's headers
-            response = requests.get(url, timeout=timeout, allow_redirects=True, stream=True)
-            response.close()
+        response = requests.get(
+            url,
+            timeout=timeout,
+            allow_redirects=True,
+            stream=True,
+            headers={"User-Agent": CRAWLER_AGENT, "Accept": "image/*,*/*;q=0.8"},
+        )
+        response.close()
     except requests.RequestException as exc:
         return f"no answer ({type(exc).__name__})"
     ctype = response.headers.get("Content-Type", "")
@@ -71,8 +90,67 @@ def probe(url: str, timeout: float) -> str | None:
     return f"HTTP {response.status_code} with Content-Type {ctype or 'none'}"
 
 
+def robots_block(url: str, timeout: float) -> tuple[str, str] | None:
+    """(agent, rule) when the host's robots.txt keeps Meta's fetcher from `url`; warns
+    (log) about rules against Meta's other crawler agents. None when nothing blocks it."""
+    parts = urlsplit(url)
+    robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+    try:
+        answer = requests.get(robots_url, timeout=timeout, headers={"User-Agent": CRAWLER_AGENT})
+    except requests.RequestException:
+        return None  # unreachable robots.txt: crawlers treat the site as open
+    if answer.status_code != 200:
+        return None  # 4xx: no rules; 5xx: Meta retries later, the GET check decides
+    parser = RobotFileParser(robots_url)
+    parser.parse(answer.text.splitlines())
+    for agent in (BLOCKING_AGENT, *OTHER_AGENTS):
+        if parser.can_fetch(agent, url):
+            continue
+        rule = _rule_for(answer.text, agent, parts.path or "/")
+        if agent == BLOCKING_AGENT:
+            return agent, f"{robots_url}: {rule}"
+        log.warning(
+            "media: %s keeps %s out (%s); Meta's fetcher is not blocked", robots_url, agent, rule
+        )
+    return None
+
+
+def _rule_for(text: str, agent: str, path: str) -> str:
+    """The robots.txt group and Disallow line that keep `agent` from `path`, as text."""
+    groups: list[tuple[list[str], list[str]]] = []
+    for raw in text.splitlines():
+        key, _, value = raw.split("#", 1)[0].partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if key == "user-agent":
+            if not groups or groups[-1][1]:
+                groups.append(([], []))
+            groups[-1][0].append(value)
+        elif key == "disallow" and groups and value and path.startswith(value.rstrip("*$")):
+            groups[-1][1].append(value)
+        elif key in ("allow", "disallow") and groups:
+            groups[-1][1].append("")  # a rule line that does not block: ends the agent list
+    name = agent.lower()
+    for specific in (True, False):
+        for agents, rules in groups:
+            blocking = [r for r in rules if r]
+            shown = [a for a in agents if (a != "*" and a.lower() in name) == specific]
+            if not specific:
+                shown = [a for a in shown if a == "*"]
+            if shown and blocking:
+                return f"User-agent: {shown[0]} / Disallow: {blocking[0]}"
+    return f"a rule for {agent}"
+
+
 def check_public(url: str, timeout: float, hint: str) -> None:
-    """Raise unless `url` serves an image: transient for outages, permanent otherwise."""
+    """Raise unless Meta's crawler may fetch `url` and gets an image: transient for outages,
+    permanent otherwise (a robots rule, an error page, a non-image answer)."""
+    blocked = robots_block(url, timeout)
+    if blocked is not None:
+        agent, rule = blocked
+        raise PermanentError(
+            f"media: {url} is kept from Meta's crawler ({agent}) by robots.txt ({rule}); "
+            f"Meta would refuse it with 2207052. Allow {agent} for the media folder"
+        )
     got = probe(url, timeout)
     if got is None:
         return

@@ -12,13 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
+from pydantic import BaseModel
+
 from pipeline.files import atomic_write
 from pipeline.posts import Post, Receipt
 from pipeline.publishers.base import Limits, PermanentError, Publisher, TargetContext
+from pipeline.publishers.options import OutboxOptions
 
 
 class OutboxPublisher(Publisher):
     network = "outbox"
+    options_model: ClassVar[type[BaseModel] | None] = OutboxOptions
     limits: ClassVar[Limits] = Limits(caption_max=100_000, image_max_bytes=50_000_000)
     find_is_authoritative = True
 

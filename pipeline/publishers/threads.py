@@ -10,32 +10,43 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from pipeline.posts import Post
 from pipeline.publishers.base import Limits, PermanentError, TransientError
 from pipeline.publishers.containers import ContainerPublisher, quota_from
+from pipeline.publishers.options import ThreadsOptions
 
 
 class ThreadsPublisher(ContainerPublisher):
     """One Threads profile (`options.user_id`, default "me")."""
 
     network: ClassVar[str] = "threads"
+    options_model: ClassVar[type[BaseModel] | None] = ThreadsOptions
     label: ClassVar[str] = "threads"
     default_api_base: ClassVar[str] = "https://graph.threads.net/v1.0"
     default_user: ClassVar[str | None] = "me"
     limits: ClassVar[Limits] = Limits(
         caption_max=500,
         caption_counter="threads",
-        image_max_bytes=8 * 1024 * 1024,
+        # "File size: 8 MB maximum" (Threads API, Media specifications, developers.facebook.com/
+        # docs/threads/overview#image-specifications): 8 MB is 8,000,000 bytes, not 8 MiB
+        image_max_bytes=8_000_000,
         image_mimes=("image/jpeg", "image/png"),
         alt_text_max=1000,
     )
 
     def check(self, post: Post) -> None:
+        """Type and byte size only. Width is not refused: per the same specifications a
+        wider image "will be scaled down to" 1440 px (and a narrower one up to 320 px) by
+        Threads itself; only an aspect ratio beyond 10:1 is refused."""
         card = post.card
         self.limits.refuse("threads", post)
-        if card.width > 1440 or card.width < 320:
+        ratio = max(card.width, card.height) / max(1, min(card.width, card.height))
+        if ratio > 10:
             raise PermanentError(
-                f"threads: card is {card.width} px wide; Threads takes 320 to 1440 px"
+                f"threads: card is {card.width}×{card.height}; Threads takes aspect ratios "
+                "up to 10:1"
             )
 
     def create(self, post: Post, image_url: str) -> str:

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
+from pydantic import BaseModel
 
 from pipeline.posts import Post, Receipt
 from pipeline.publishers.base import (
@@ -42,6 +43,7 @@ from pipeline.publishers.base import (
 )
 from pipeline.publishers.net import maybe_sent as _maybe_sent
 from pipeline.publishers.net import retry_after as retry_after_header
+from pipeline.publishers.options import WebhookOptions
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class WebhookPublisher(Publisher):
     """Sends each post to one HTTP endpoint, once per publish() call."""
 
     network: ClassVar[str] = "webhook"
+    options_model: ClassVar[type[BaseModel] | None] = WebhookOptions
     limits: ClassVar[Limits] = Limits(
         caption_max=10_000,
         caption_counter="chars",

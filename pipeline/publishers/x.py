@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 import tweepy
+from pydantic import BaseModel
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
@@ -42,6 +43,7 @@ from pipeline.publishers.base import (
 )
 from pipeline.publishers.net import maybe_sent as _maybe_sent
 from pipeline.publishers.net import retry_after as retry_after_header
+from pipeline.publishers.options import XOptions
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,7 @@ class XPublisher(Publisher):
     """Posts a card with alt text and caption to one X account."""
 
     network: ClassVar[str] = "x"
+    options_model: ClassVar[type[BaseModel] | None] = XOptions
     limits: ClassVar[Limits] = Limits(
         caption_max=280,
         caption_counter="x_weighted",
@@ -302,9 +305,15 @@ class XPublisher(Publisher):
     ) -> PublishError:
         detail = _scrub("; ".join(messages), self._secrets)[:300] or "no detail"
         if status == 429:
-            retry_after = _retry_after(headers)
-            when = f"; retry in {retry_after:.0f}s" if retry_after is not None else ""
-            return RateLimitedError(f"x: rate limited while {what}{when}", retry_after)
+            retry_after, which = rate_limit_wait(headers)
+            if retry_after is None:
+                return RateLimitedError(f"x: rate limited while {what}", None)
+            until = datetime.fromtimestamp(time.time() + retry_after, UTC)
+            return RateLimitedError(
+                f"x: rate limited while {what}: {which}; retry after {until:%Y-%m-%d %H:%M} UTC "
+                f"(in {retry_after:.0f}s)",
+                retry_after,
+            )
         if status == 401:
             names = ", ".join(secret_env_name(self.ctx.name, n) for n in self.secret_names)
             return AuthError(
@@ -338,18 +347,45 @@ def _messages(body: Any) -> list[str]:
     return out
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from Retry-After, else from x-rate-limit-reset (epoch seconds)."""
+#: X's rate-limit header families (developer.x.com/en/docs/x-api/rate-limits): the
+#: 15-minute window per endpoint, and the 24-hour caps per app and per user that POST
+#: /2/tweets also answers with (named as node-twitter-api-v2 reads them, issues #495, #553)
+_LIMITS = (
+    ("x-user-limit-24hour", "the account's 24-hour post limit is used up"),
+    ("x-app-limit-24hour", "the app's 24-hour post limit is used up"),
+    ("x-rate-limit", "the 15-minute request limit is used up"),
+)
+
+
+def rate_limit_wait(headers: Mapping[str, str]) -> tuple[float | None, str]:
+    """Seconds until a 429 lifts, and which limit it is.
+
+    A used-up 24-hour cap resets hours after the 15-minute window does, so the latest reset
+    among the exhausted limits wins; Retry-After, when X sends one, is the floor.
+    """
+    now = time.time()
+    exhausted: list[tuple[float, str]] = []
+    for prefix, name in _LIMITS:
+        remaining, reset = headers.get(f"{prefix}-remaining"), headers.get(f"{prefix}-reset")
+        try:
+            if remaining is not None and reset is not None and int(remaining) <= 0:
+                limit = headers.get(f"{prefix}-limit", "?")
+                exhausted.append((max(0.0, float(reset) - now), f"{name} ({prefix}, {limit})"))
+        except ValueError:
+            continue
     given = retry_after_header(headers)
+    if exhausted:
+        wait, which = max(exhausted)
+        return max(wait, given or 0.0), which
     if given is not None:
-        return given
+        return given, "X asked to retry later (Retry-After)"
     reset = headers.get("x-rate-limit-reset")
     if reset:
         try:
-            return max(0.0, float(reset) - time.time())
+            return max(0.0, float(reset) - now), "the 15-minute request limit (x-rate-limit)"
         except ValueError:
-            return None
-    return None
+            pass
+    return None, "no reset time given"
 
 
 def _normalise(text: str) -> str:

@@ -17,24 +17,40 @@ Facebook Pages:
 - POST /{v}/{page}/photo_stories photo_id -> {"success": true, "post_id"}
 - GET  /{v}/{page}/posts, /{page}/stories -> {"data": [...]}; GET /{v}/{post} -> permalink_url
 
+- GET  /{v}/debug_token?input_token=… -> {"data": {"type", "is_valid", "expires_at" (epoch s,
+  0 = never), "scopes"}} (Graph API reference, "Debug Token")
+
 Every call needs the token (Authorization: Bearer, or access_token); `token_expired`
 answers code 190 / subcode 463 as Meta does for an expired long-lived token.
+Strict like Meta where it hurts:
+- the image is fetched as Meta's crawler does: a GET with the facebookexternalhit user agent,
+  after reading the host's robots.txt — a rule that disallows facebookexternalhit (or
+  meta-externalagent) fails the fetch with 2207052, whatever a browser would see
+  (developers.facebook.com/docs/sharing/webmasters/web-crawlers);
+- `spam_restricted`: media_publish answers code 4 / subcode 2207051 ("We restrict certain
+  activity to protect our community", Instagram Platform error codes);
+- `too_fast`: that many Page photo posts answer code 368 / subcode 1390008 ("We limit how
+  often you can post…", the body Postiz quotes from production in PR #2068).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 import urllib.error
 import urllib.request
+import urllib.robotparser
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.server import FakeServer, Handler, Request, Response, serve_main
 
 VERSION = "v24.0"
+#: the user agent of Meta's link and media fetcher (Meta "Web crawlers" page)
+CRAWLER_AGENT = "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"
 IG_USER = "17841400000000001"
 PAGE_ID = "100000000000001"
 
@@ -131,6 +147,9 @@ class MetaFake(FakeServer):
         self.containers: dict[str, Container] = {}
         self.published: list[Media] = []
         self.double_publish_attempts = 0
+        self.spam_restricted = False
+        self.too_fast = 0
+        self.token_expires_at = int(time.time()) + 60 * 86400
         self._ids = itertools.count(18_000_000_000_000_001)
         self._id_lock = threading.Lock()
         super().__init__(host, port)
@@ -175,8 +194,18 @@ class MetaFake(FakeServer):
 
     def fetch(self, url: str) -> tuple[bytes | None, str]:
         """Download image_url as Meta's crawler would: (bytes, "") or (None, why)."""
+        parts = urlsplit(url)
+        robots = urllib.robotparser.RobotFileParser(f"{parts.scheme}://{parts.netloc}/robots.txt")
         try:
-            with urllib.request.urlopen(url, timeout=5) as answer:
+            robots.read()  # a missing robots.txt (404) allows everything
+            allowed = robots.can_fetch("facebookexternalhit", url)
+        except (urllib.error.URLError, OSError, ValueError):
+            allowed = True
+        if not allowed:
+            return None, "robots.txt disallows facebookexternalhit"
+        request = urllib.request.Request(url, headers={"User-Agent": CRAWLER_AGENT})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
                 ctype = answer.headers.get("Content-Type", "")
                 data = answer.read()
         except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -232,6 +261,15 @@ class MetaFake(FakeServer):
             if item.status == "PUBLISHED":
                 self.double_publish_attempts += 1
                 return graph_error(400, 9007, "The container has already been published")
+            if self.spam_restricted:
+                return graph_error(
+                    400,
+                    4,
+                    "Application request limit reached",
+                    subcode=2207051,
+                    user_msg="We restrict certain activity to protect our community. Tell us "
+                    "if you think we made a mistake.",
+                )
             if self.quota_used >= self.quota_total:
                 return graph_error(
                     400,
@@ -309,6 +347,7 @@ class FakeGraph(MetaFake):
             ("POST /:version/:owner/photos", a(self.page_photo)),
             ("POST /:version/:owner/photo_stories", a(self.photo_story)),
             ("GET /:version/:owner/posts", a(self.list_page_posts)),
+            ("GET /:version/debug_token", a(self.debug_token)),
             ("GET /:version/:node", a(self.node)),
         ]
 
@@ -432,9 +471,33 @@ class FakeGraph(MetaFake):
         )
 
     # -- Facebook Pages --------------------------------------------------------------------
+    def debug_token(self, request: Request) -> Response:
+        given = request.query.get("input_token", [""])[0]
+        data = {
+            "app_id": "1234567890",
+            "type": "PAGE",
+            "application": "quotecast",
+            "is_valid": given == self.token and not self.token_expired,
+            "expires_at": self.token_expires_at,
+            "data_access_expires_at": self.token_expires_at + 30 * 86400,
+            "scopes": ["pages_manage_posts", "instagram_content_publish"],
+        }
+        return Response(200, {"data": data})
+
     def page_photo(self, request: Request) -> Response:
         if (refused := self._owner(request, self.page_id)) is not None:
             return refused
+        with self.lock:
+            if self.too_fast > 0:
+                self.too_fast -= 1
+                return graph_error(
+                    400,
+                    368,
+                    "We limit how often you can post, comment or do other things in a given "
+                    "amount of time in order to help protect the community from spam. You can "
+                    "try again later.",
+                    subcode=1390008,
+                )
         p = self.params(request)
         image: bytes | None = None
         if request.header("Content-Type").startswith("multipart/"):

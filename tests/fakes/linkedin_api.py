@@ -6,9 +6,22 @@
   `processing_polls` reads of GET /rest/images/{urn}, then AVAILABLE.
 - POST /rest/posts {author, commentary, visibility, distribution, content.media{id, altText},
   lifecycleState} -> 201, empty body, header x-restli-id: urn:li:share:…; the same author
-  and commentary twice -> 422 "Content is a duplicate of urn:li:share:…".
+  and commentary twice -> 422 with the code nested in errorDetails.inputErrors, as LinkedIn
+  really answers (quoted in github.com/Arisamiga/Linkedin-RSS/issues/5):
+  {"errorDetailType": "com.linkedin.common.error.BadRequest", "message": "…Content is a
+  duplicate of urn:li:share:…", "errorDetails": {"inputErrors": [{"description": "Duplicate
+  post is detected", "input": {}, "code": "DUPLICATE_POST"}]}, "status": 422}
 - GET  /rest/posts?q=author&author=…  (X-RestLi-Method: FINDER) -> {"elements": [...]}
-Every /rest call needs `LinkedIn-Version: YYYYMM` and `X-Restli-Protocol-Version: 2.0.0`;
+- POST /oauth/v2/introspectToken  form token, client_id, client_secret -> {"active", "status",
+  "expires_at" (epoch s), "scope", …}  (learn.microsoft.com/linkedin/shared/authentication/
+  token-introspection)
+Every /rest call needs `X-Restli-Protocol-Version: 2.0.0` and a `LinkedIn-Version` that is
+active: `versions` lists them (LinkedIn's migrations page); a retired or unknown one answers
+426 NONEXISTENT_VERSION. Scopes are per token (`scopes`): posting as a person needs
+w_member_social, as an organisation w_organization_social; reading /rest/images and the
+author finder need r_member_social (persons) or r_organization_social (organisations) —
+a member token with only w_member_social gets 403 ACCESS_DENIED there, as Postiz's
+provider notes (it never polls images of person authors).
 `token_revoked` answers 401 REVOKED_ACCESS_TOKEN.
 """
 
@@ -26,6 +39,10 @@ from tests.fakes.server import FakeServer, Handler, Request, Response, serve_mai
 
 PERSON = "urn:li:person:Ab12Cd34"
 ORGANIZATION = "urn:li:organization:5583111"
+#: the versions LinkedIn's migrations page lists as active (see pipeline/publishers/linkedin.py)
+ACTIVE_VERSIONS = ("202601", "202602", "202603")
+MEMBER_SCOPES = frozenset({"openid", "profile", "w_member_social"})
+ORG_SCOPES = frozenset({"w_organization_social", "r_organization_social", "rw_organization_admin"})
 
 
 @dataclass
@@ -64,6 +81,11 @@ class FakeLinkedIn(FakeServer):
     ) -> None:
         self.token = token
         self.token_revoked = False
+        #: what the token may do; by default both a member's and an organisation admin's
+        self.scopes: set[str] = set(MEMBER_SCOPES | ORG_SCOPES)
+        self.versions: set[str] = set(ACTIVE_VERSIONS)
+        self.client_id, self.client_secret = "fake-client-id", "fake-client-secret"
+        self.token_expires_at = int(time.time()) + 60 * 86400
         self.processing_polls = 0
         self.authors = {PERSON, ORGANIZATION}
         self.images: dict[str, LinkedInImage] = {}
@@ -79,6 +101,7 @@ class FakeLinkedIn(FakeServer):
             ("GET /rest/images/:urn", self._rest(self.get_image)),
             ("POST /rest/posts", self._rest(self.create_post)),
             ("GET /rest/posts", self._rest(self.find_posts)),
+            ("POST /oauth/v2/introspectToken", self.introspect),
         ]
 
     def state(self) -> dict[str, Any]:
@@ -106,12 +129,17 @@ class FakeLinkedIn(FakeServer):
 
     def _rest(self, handler: Handler) -> Handler:
         def versioned(request: Request) -> Response:
-            if not re.fullmatch(r"\d{6}", request.header("LinkedIn-Version")):
+            version = request.header("LinkedIn-Version")
+            if not re.fullmatch(r"\d{6}", version):
                 return li_error(
                     400,
                     "VERSION_MISSING",
                     "A version must be present. Please specify a version by adding the "
                     "LinkedIn-Version header.",
+                )
+            if version not in self.versions:
+                return li_error(
+                    426, "NONEXISTENT_VERSION", f"Requested version {version} is not active"
                 )
             if request.header("X-Restli-Protocol-Version") != "2.0.0":
                 return li_error(400, "ILLEGAL_ARGUMENT", "X-Restli-Protocol-Version 2.0.0 required")
@@ -119,12 +147,20 @@ class FakeLinkedIn(FakeServer):
 
         return self._authed(versioned)
 
+    def _may(self, author: str, person: str, organization: str) -> bool:
+        return (person if author.startswith("urn:li:person:") else organization) in self.scopes
+
+    def _denied(self, what: str) -> Response:
+        return li_error(403, "ACCESS_DENIED", f"Not enough permissions to access: {what}")
+
     # -- images ------------------------------------------------------------------------
     def initialize_upload(self, request: Request) -> Response:
         if request.query.get("action") != ["initializeUpload"]:
             return li_error(400, "ILLEGAL_ARGUMENT", "Unsupported action")
         owner = ((request.json() or {}).get("initializeUploadRequest") or {}).get("owner")
-        if owner not in self.authors:
+        if owner not in self.authors or not self._may(
+            str(owner), "w_member_social", "w_organization_social"
+        ):
             return li_error(403, "ACCESS_DENIED", f"Not enough permissions to upload as {owner}")
         n = self._next()
         image = LinkedInImage(f"urn:li:image:C4E10AQ{n}", owner, f"up{n}")
@@ -157,6 +193,8 @@ class FakeLinkedIn(FakeServer):
             image = self.images.get(urn)
             if image is None:
                 return li_error(404, "NOT_FOUND", f"Image {urn} not found")
+            if not self._may(image.owner, "r_member_social", "r_organization_social"):
+                return self._denied("images.GET.20260301")
             status = self.image_status(image)
             if status == "PROCESSING":
                 image.polls_left -= 1
@@ -166,7 +204,9 @@ class FakeLinkedIn(FakeServer):
     def create_post(self, request: Request) -> Response:
         body = request.json() or {}
         author = body.get("author")
-        if author not in self.authors:
+        if author not in self.authors or not self._may(
+            str(author), "w_member_social", "w_organization_social"
+        ):
             return li_error(403, "ACCESS_DENIED", f"Not enough permissions to post as {author}")
         media = (body.get("content") or {}).get("media") or {}
         commentary = body.get("commentary")
@@ -177,12 +217,31 @@ class FakeLinkedIn(FakeServer):
         with self.lock:
             image = self.images.get(str(media.get("id")))
             if image is None or self.image_status(image) != "AVAILABLE" or image.data is None:
+                if image is not None and image.polls_left > 0:
+                    image.polls_left -= 1  # processing goes on whoever asks
                 return li_error(
-                    422, "UNPROCESSABLE_ENTITY", f"Image {media.get('id')} is not available"
+                    422, "UNPROCESSABLE_ENTITY", f"Image {media.get('id')} is not available yet"
                 )
             for post in self.posts:
                 if post.author == author and post.commentary == commentary:
-                    return li_error(422, "DUPLICATE_POST", f"Content is a duplicate of {post.urn}")
+                    return Response(
+                        422,
+                        {
+                            "errorDetailType": "com.linkedin.common.error.BadRequest",
+                            "message": "com.linkedin.content.common.exception."
+                            f"BadRequestResponseException: Content is a duplicate of {post.urn}",
+                            "errorDetails": {
+                                "inputErrors": [
+                                    {
+                                        "description": "Duplicate post is detected",
+                                        "input": {},
+                                        "code": "DUPLICATE_POST",
+                                    }
+                                ]
+                            },
+                            "status": 422,
+                        },
+                    )
             post = LinkedInPost(
                 urn=f"urn:li:share:{self._next()}",
                 author=author,
@@ -200,6 +259,8 @@ class FakeLinkedIn(FakeServer):
         if request.header("X-RestLi-Method") != "FINDER" or request.query.get("q") != ["author"]:
             return li_error(400, "ILLEGAL_ARGUMENT", "use the author finder")
         author = unquote(request.query.get("author", [""])[0])
+        if not self._may(author, "r_member_social", "r_organization_social"):
+            return self._denied("posts.FINDER-author.20260301")
         count = int(request.query.get("count", ["10"])[0])
         with self.lock:
             mine = [p for p in reversed(self.posts) if p.author == author][:count]
@@ -217,6 +278,29 @@ class FakeLinkedIn(FakeServer):
                 for p in mine
             ]
         return Response(200, {"elements": elements, "paging": {"start": 0, "count": count}})
+
+    def introspect(self, request: Request) -> Response:
+        form = request.form()
+        if (form.get("client_id") or [""])[0] != self.client_id or (
+            form.get("client_secret") or [""]
+        )[0] != self.client_secret:
+            return Response(401, {"error": "invalid_client"})
+        if (form.get("token") or [""])[0] != self.token:
+            return Response(200, {"active": False, "status": "expired"})
+        status = "revoked" if self.token_revoked else "active"
+        return Response(
+            200,
+            {
+                "active": not self.token_revoked,
+                "client_id": self.client_id,
+                "authorized_at": int(time.time()) - 86400,
+                "created_at": int(time.time()) - 86400,
+                "status": status,
+                "expires_at": self.token_expires_at,
+                "scope": ",".join(sorted(self.scopes)),
+                "auth_type": "3L",
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
                                                        while "processing", 200 when ready
 - GET  /api/v1/media/:id                           -> 206 while processing, 200 when ready
 - POST /api/v1/statuses  form: status, media_ids[]  -> Status; honours Idempotency-Key
-                                                       (same key -> same status, no new post);
+                                                       (same key -> same status, no new post)
+                                                       for KEY_LIFETIME after the status was
+                                                       made, then forgets it (a new post);
                                                        422 for unprocessed media / too long
 - GET  /api/v1/accounts/:id/statuses               -> [Status], newest first
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +29,10 @@ from typing import Any
 from tests.fakes.server import FakeServer, Handler, Request, Response, serve_main
 
 MEDIA_LIMIT = 16 * 1024 * 1024
+#: "Idempotency keys are stored for up to 1 hour" (https://docs.joinmastodon.org/methods/statuses/);
+#: Mastodon's PostStatusService writes the key to Redis with a 3600 s expiry once the status
+#: exists. `clock` (seconds) is the fake's own time, moved on by `advance()` in tests.
+KEY_LIFETIME = 3600.0
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _TAG = re.compile(r"(?<![\w/])#(\w+)")
 
@@ -72,7 +79,8 @@ class FakeMastodon(FakeServer):
         self.char_limit = char_limit
         self.posts: list[MastodonStatus] = []
         self.media: dict[str, MastodonMedia] = {}
-        self.idempotency: dict[str, str] = {}
+        self.idempotency: dict[str, tuple[str, float]] = {}  # key -> (status id, stored at)
+        self.clock_offset = 0.0
         self._ids = 110_000_000_000_000_000
         self._id_lock = threading.Lock()
         super().__init__(host, port)
@@ -100,6 +108,14 @@ class FakeMastodon(FakeServer):
             return handler(request)
 
         return wrapped
+
+    def clock(self) -> float:
+        return time.time() + self.clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock on (key expiry) without sleeping."""
+        with self.lock:
+            self.clock_offset += seconds
 
     def _answer(self, status: int, body: Any) -> Response:
         reset = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -262,8 +278,9 @@ class FakeMastodon(FakeServer):
         media_ids = form.get("media_ids[]", []) + form.get("media_ids", [])
         key = request.header("Idempotency-Key") or None
         with self.lock:
-            if key is not None and key in self.idempotency:
-                existing = next(s for s in self.posts if s.id == self.idempotency[key])
+            stored = self.idempotency.get(key) if key is not None else None
+            if stored is not None and self.clock() - stored[1] < KEY_LIFETIME:
+                existing = next(s for s in self.posts if s.id == stored[0])
                 return self._answer(200, self.status_json(existing))
             if not text and not media_ids:
                 return self._answer(422, {"error": "Validation failed: Text can't be blank"})
@@ -301,7 +318,7 @@ class FakeMastodon(FakeServer):
             )
             self.posts.append(status)
             if key is not None:
-                self.idempotency[key] = status.id
+                self.idempotency[key] = (status.id, self.clock())
         return self._answer(200, self.status_json(status))
 
     def account_statuses(self, request: Request) -> Response:

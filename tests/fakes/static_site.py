@@ -19,6 +19,7 @@ class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         with self.site.lock:
             self.site.requests.append((self.command, self.path))
+            self.site.agents.append(self.headers.get("User-Agent", ""))
 
 
 class StaticSite:
@@ -28,6 +29,7 @@ class StaticSite:
         self.root = root
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []
+        self.agents: list[str] = []  # User-Agent of each request, in order
         self._httpd: ThreadingHTTPServer | None = None
 
     @property

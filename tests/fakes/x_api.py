@@ -15,6 +15,14 @@ Every request must carry a valid OAuth 1.0a HMAC-SHA1 signature, verified (with 
 signature functions) against the canonical public URL https://api.x.com/... or
 https://api.twitter.com/... — as X does behind its own load balancers — else 401.
 Like X, links in a post's text come back shortened to t.co with `entities.urls`.
+
+Rate limits as X answers them (developer.x.com/en/docs/x-api/rate-limits): every
+POST /2/tweets answer carries the 15-minute window (x-rate-limit-limit/-remaining/-reset)
+and the 24-hour caps per app and per user (x-app-limit-24hour-*, x-user-limit-24hour-*,
+as node-twitter-api-v2 parses them, issues #495 and #553). When any is used up the answer
+is 429 with all of them — the 15-minute window typically still open while a 24-hour cap
+resets hours later. Limits are set per fake (`window_limit`, `app_day_limit`,
+`user_day_limit`); `day_reset_in` is how far away the 24-hour resets are.
 """
 
 from __future__ import annotations
@@ -104,6 +112,10 @@ class FakeX(FakeServer):
         self.posts: list[XPost] = []
         self.media: dict[str, XMedia] = {}
         self.auth_failures = 0
+        self.window_limit, self.app_day_limit, self.user_day_limit = 100, 10_000, 100
+        self.window_used = self.app_day_used = self.user_day_used = 0
+        self.window_reset_in, self.day_reset_in = 900, 20 * 3600
+        self._started = int(time.time())
         self._nonces: set[tuple[str, str]] = set()
         self._ids = 1_860_000_000_000_000_000
         self._id_lock = threading.Lock()
@@ -234,7 +246,41 @@ class FakeX(FakeServer):
             200, {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt}}}}
         )
 
+    def rate_headers(self) -> dict[str, str]:
+        window_reset = str(self._started + self.window_reset_in)
+        day_reset = str(self._started + self.day_reset_in)
+        return {
+            "x-rate-limit-limit": str(self.window_limit),
+            "x-rate-limit-remaining": str(max(0, self.window_limit - self.window_used)),
+            "x-rate-limit-reset": window_reset,
+            "x-app-limit-24hour-limit": str(self.app_day_limit),
+            "x-app-limit-24hour-remaining": str(max(0, self.app_day_limit - self.app_day_used)),
+            "x-app-limit-24hour-reset": day_reset,
+            "x-user-limit-24hour-limit": str(self.user_day_limit),
+            "x-user-limit-24hour-remaining": str(max(0, self.user_day_limit - self.user_day_used)),
+            "x-user-limit-24hour-reset": day_reset,
+        }
+
     def create_tweet(self, request: Request) -> Response:
+        with self.lock:
+            spent = (
+                self.window_used >= self.window_limit
+                or self.app_day_used >= self.app_day_limit
+                or self.user_day_used >= self.user_day_limit
+            )
+            if spent:
+                answer = problem(429, "Too Many Requests", "Too Many Requests")
+                answer.headers.update(self.rate_headers())
+                return answer
+            self.window_used += 1
+            self.app_day_used += 1
+            self.user_day_used += 1
+        answer = self._create_tweet(request)
+        with self.lock:
+            answer.headers.update(self.rate_headers())
+        return answer
+
+    def _create_tweet(self, request: Request) -> Response:
         payload = request.json() or {}
         text = str(payload.get("text", ""))
         media_ids = [str(i) for i in (payload.get("media") or {}).get("media_ids", [])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,25 @@ from pipeline.publishers.base import (
     PermanentError,
     PublishError,
     RateLimitedError,
+    TargetBlockedError,
     TargetContext,
     TransientError,
 )
-from pipeline.publishers.linkedin import DEFAULT_VERSION, LinkedInPublisher, little
+from pipeline.publishers.linkedin import (
+    DEFAULT_VERSION,
+    VERSIONS,
+    LinkedInPublisher,
+    little,
+    version_warning,
+)
 from tests.fakes import CANARY, Fault
-from tests.fakes.linkedin_api import ORGANIZATION, PERSON, FakeLinkedIn
+from tests.fakes.linkedin_api import (
+    ACTIVE_VERSIONS,
+    MEMBER_SCOPES,
+    ORGANIZATION,
+    PERSON,
+    FakeLinkedIn,
+)
 from tests.publishers.meta_helpers import ALT, TOKEN, card_post
 
 INIT = "POST /rest/images"
@@ -66,10 +80,10 @@ def post(**kw: Any) -> Post:
     return card_post(target="li", network="linkedin", fmt="PNG", size=(160, 90), **kw)
 
 
-@pytest.mark.parametrize("author", [ORGANIZATION, PERSON])
-def test_image_post_with_alt_text_and_versioned_headers(fake: FakeLinkedIn, author: str) -> None:
+def test_image_post_with_alt_text_and_versioned_headers(fake: FakeLinkedIn) -> None:
     fake.processing_polls = 2
     p = post()
+    author = ORGANIZATION
 
     receipt = make(fake, author=author).publish(p)
 
@@ -132,20 +146,130 @@ def test_5xx_is_transient_and_429_waits(fake: FakeLinkedIn) -> None:
     assert [x.urn for x in fake.posts] == [receipt.remote_id]
 
 
-def test_duplicate_is_reported_and_find_settles_it(fake: FakeLinkedIn) -> None:
-    pub = make(fake)
+def test_duplicate_urn_nested_in_error_details_becomes_the_receipt(fake: FakeLinkedIn) -> None:
+    fake.scopes = set(MEMBER_SCOPES)  # no finder: the answer itself must settle it
+    pub = make(fake, author=PERSON)
     p = post()
     first = pub.publish(p)
 
-    with pytest.raises(DuplicateError):
-        pub.publish(p)
-    found = pub.find(p)
+    again = pub.publish(p)
 
-    assert found is not None and found.remote_id == first.remote_id
+    assert again.remote_id == first.remote_id
+    assert again.url == f"https://www.linkedin.com/feed/update/{first.remote_id}/"
     assert len(fake.posts) == 1
+    answer = fake.requests_to(POSTS)[-1]
+    assert answer.route == POSTS and fake.requests_to(FIND) == []
+
+
+def test_duplicate_without_a_named_post_is_still_a_duplicate(fake: FakeLinkedIn) -> None:
+    body = {"status": 422, "message": "Duplicate post is detected", "errorDetails": {}}
+    fake.inject(POSTS, Fault.error(422, body))
+
+    with pytest.raises(DuplicateError):
+        make(fake).publish(post())
+
+
+def test_person_author_never_reads_images_and_waits_on_the_post(fake: FakeLinkedIn) -> None:
+    """A w_member_social token cannot read /rest/images: the post is tried at once and
+    LinkedIn's "image not available yet" answer is waited out, not polled for."""
+    fake.scopes = set(MEMBER_SCOPES)
+    fake.processing_polls = 2
+    p = post()
+
+    receipt = make(fake, author=PERSON).publish(p)
+
+    assert [r.route for r in fake.requests] == [INIT, UPLOAD, POSTS, POSTS, POSTS]
+    assert [x.urn for x in fake.posts] == [receipt.remote_id]
+    assert fake.posts[0].author == PERSON and fake.posts[0].alt_text == ALT
+
+
+def test_person_image_still_processing_after_the_wait_is_transient(fake: FakeLinkedIn) -> None:
+    fake.scopes = set(MEMBER_SCOPES)
+    fake.processing_polls = 1000
+
+    with pytest.raises(TransientError, match="still processing") as info:
+        make(fake, author=PERSON, image_wait=0.05).publish(post())
+
+    assert not isinstance(info.value, RateLimitedError)
+    assert fake.posts == [] and fake.requests_to(IMAGE) == []
+
+
+def test_403_on_a_read_the_scopes_do_not_allow_is_not_an_auth_failure(
+    fake: FakeLinkedIn,
+) -> None:
+    fake.scopes = set(MEMBER_SCOPES)
+    pub = make(fake, author=PERSON)
+
+    with pytest.raises(PublishError) as info:
+        pub.find(post())
+
+    assert not isinstance(info.value, AuthError)
+    assert "r_member_social" in str(info.value) and "403" in str(info.value)
+    # a write refused for a missing scope is still the credential's problem
+    fake.scopes = {"openid"}
+    with pytest.raises(AuthError):
+        pub.publish(post())
+
+
+def test_retired_version_426_stops_the_target_naming_the_option(fake: FakeLinkedIn) -> None:
+    with pytest.raises(TargetBlockedError) as info:
+        make(fake, linkedin_version="202511").publish(post())
+
+    assert "options.linkedin_version" in str(info.value) and "426" in str(info.value)
+    assert fake.posts == [] and [r.route for r in fake.requests] == [INIT]
+
+
+def test_default_version_is_one_linkedin_lists_as_active(fake: FakeLinkedIn) -> None:
+    assert DEFAULT_VERSION in ACTIVE_VERSIONS and DEFAULT_VERSION in VERSIONS
+    make(fake).publish(post())
+    assert {r.header("LinkedIn-Version") for r in fake.requests if r.route != UPLOAD} == {
+        DEFAULT_VERSION
+    }
+
+
+@pytest.mark.parametrize(
+    ("version", "today", "expected"),
+    [
+        ("202603", date(2026, 12, 3), None),
+        ("202603", date(2027, 1, 20), "retired on 2027-03-16 (55 days)"),
+        ("202511", date(2026, 12, 3), "was retired on 2026-11-16"),
+        ("202610", date(2026, 12, 3), "not among the versions LinkedIn documents"),
+    ],
+)
+def test_version_warning_60_days_before_documented_retirement(
+    version: str, today: date, expected: str | None
+) -> None:
+    warning = version_warning(version, today)
+    if expected is None:
+        assert warning is None
+    else:
+        assert warning is not None and expected in warning
+
+
+def test_token_introspection_reports_expiry(fake: FakeLinkedIn) -> None:
+    fake.token_expires_at = 1_900_000_000
+    secrets = {
+        "access_token": SecretStr(TOKEN),
+        "client_id": SecretStr(fake.client_id),
+        "client_secret": SecretStr(fake.client_secret),
+    }
+    ctx = TargetContext(
+        name="li",
+        network="linkedin",
+        options={"api_base": fake.url, "oauth_base": fake.url, "author": PERSON},
+        secrets=secrets,
+    )
+
+    info = LinkedInPublisher(ctx).token_expiry()
+
+    assert info is not None and info.expires_at is not None
+    assert int(info.expires_at.timestamp()) == 1_900_000_000
+    assert "w_member_social" in info.note
+    assert make(fake).token_expiry() is None  # no client credentials: LinkedIn cannot be asked
 
 
 def test_lost_answer_is_ambiguous_and_find_finds_it(fake: FakeLinkedIn) -> None:
+    fake.scopes.add("r_member_social")  # an approved partner app may use the finder
     pub = make(fake, author=PERSON)
     other = post(slug="other", caption="Another quote #quotes")
     pub.publish(other)

@@ -14,7 +14,7 @@ import requests
 from pydantic import SecretStr
 
 from pipeline.publishers.base import AuthError, PermanentError, TargetContext, TransientError
-from pipeline.publishers.media import SiteMedia, host_for, media_name, settings_for
+from pipeline.publishers.media import CRAWLER_AGENT, SiteMedia, host_for, media_name, settings_for
 from tests.fakes import CANARY
 from tests.fakes.server import FakeServer, Handler, Request, Response
 from tests.fakes.static_site import StaticSite
@@ -41,7 +41,10 @@ def test_card_is_written_content_hashed_and_checked(site: StaticSite) -> None:
     before = path.stat().st_mtime_ns
     assert media.publish(CARD) == url
     assert path.stat().st_mtime_ns == before  # same bytes, same name: not rewritten
-    assert site.fetched(media_name(CARD)) == 0  # checked with HEAD, never downloaded
+    # checked as Meta's crawler fetches it: GET with its user agent (a HEAD can pass where
+    # Meta's GET is refused), once per publish
+    assert site.fetched(media_name(CARD)) == 2
+    assert set(site.agents) == {CRAWLER_AGENT}
 
 
 def test_base_url_that_does_not_serve_the_card_is_permanent(
