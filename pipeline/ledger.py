@@ -589,6 +589,12 @@ class Ledger:
             )
         return [PostRow.from_mapping(r) for r in rows]
 
+    def unknown_rows(self, slug: str | None = None, target: str | None = None) -> list[PostRow]:
+        """`unknown` posts (maybe out), which `retry` must refuse: only `resolve` settles them."""
+        return [
+            r for r in self.rows(states=("unknown",), slug=slug) if not target or r.target == target
+        ]
+
     def set_schedule(self, slug: str, target: str, when: datetime | None, tz: str | None) -> None:
         with self.engine.begin() as conn:
             conn.execute(

@@ -285,6 +285,10 @@ class Runner:
         }
 
         tried = [0]  # the ledger's number of the latest try (it counts across passes)
+        # set once a try may have reached the network and find() did not prove otherwise:
+        # from then on no ending but "posted" or `unknown` is true (never `failed`, never
+        # pending again), whatever the later tries answer
+        maybe_out = [""]
 
         def attempt() -> Receipt:
             tried[0] = ledger.mark_sending(
@@ -302,6 +306,8 @@ class Runner:
                 found, looked = _safe_find(pub, post)
                 if found is not None:
                     return found
+                # an authoritative miss covers every earlier try too (same key, same post)
+                maybe_out[0] = "" if looked and pub.find_is_authoritative else str(exc)
                 if _may_send_again(pub, looked):
                     raise _Retryable(f"{exc} (not found on the network; sending again)") from exc
                 raise
@@ -309,6 +315,7 @@ class Runner:
                 found, _ = _safe_find(pub, post)
                 if found is not None:
                     return found
+                maybe_out[0] = str(exc)
                 raise AmbiguousError(
                     f"{exc}; the network reports a duplicate but the post cannot be found"
                 ) from exc
@@ -338,36 +345,17 @@ class Runner:
             ledger.record_unknown(post.slug, post.target, owner, msg)
             log.error("%s → %s: unknown: %s", post.slug, post.target, exc)
             return Outcome(post.slug, post.target, "unknown", error=msg)
-        except AuthError as exc:
-            msg = f"auth: {exc}"
-            ledger.record_failed(post.slug, post.target, owner, msg, "auth")
-            log.error("%s → %s: failed: %s", post.slug, post.target, msg)
-            return Outcome(post.slug, post.target, "failed", error=msg)
-        except RateLimitedError as exc:
-            if exc.retry_after is None:
-                msg = f"{exc.kind}: gave up after the retry budget: {exc}"
-                ledger.record_failed(post.slug, post.target, owner, msg, exc.kind)
-                log.error("%s → %s: failed: %s", post.slug, post.target, msg)
-                return Outcome(post.slug, post.target, "failed", error=msg)
-            # a quota or rate limit that lasts longer than this pass: wait, don't fail
-            until = utcnow() + timedelta(seconds=exc.retry_after)
-            msg = f"rate_limited: {exc}; will retry after {until:%Y-%m-%d %H:%M} UTC"
-            row = ledger.get(post.slug, post.target)
-            attempt_no = row.attempts if row else 0
-            ledger.record_attempt(post.slug, post.target, attempt_no, "rate_limited", msg, owner)
-            ledger.release(post.slug, post.target, owner, msg, not_before=until)
-            log.warning("%s → %s: deferred: %s", post.slug, post.target, msg)
-            return Outcome(post.slug, post.target, "deferred", error=msg)
-        except TransientError as exc:
-            msg = f"{exc.kind}: gave up after the retry budget: {exc}"
-            ledger.record_failed(post.slug, post.target, owner, msg, exc.kind)
-            log.error("%s → %s: failed: %s", post.slug, post.target, msg)
-            return Outcome(post.slug, post.target, "failed", error=msg)
         except PublishError as exc:
-            msg = f"{exc.kind}: {exc}"
-            ledger.record_failed(post.slug, post.target, owner, msg, exc.kind)
-            log.error("%s → %s: failed: %s", post.slug, post.target, msg)
-            return Outcome(post.slug, post.target, "failed", error=msg)
+            if not maybe_out[0]:
+                return self._gave_up(post, exc)
+            msg = (
+                f"unknown: {exc}; an earlier try may have reached the network "
+                f"({maybe_out[0]}) and it could not be found; check the account, then "
+                "`quotecast resolve`"
+            )
+            ledger.record_unknown(post.slug, post.target, owner, msg)
+            log.error("%s → %s: %s", post.slug, post.target, msg)
+            return Outcome(post.slug, post.target, "unknown", error=msg)
         except LedgerError as exc:
             log.error("%s → %s: %s", post.slug, post.target, exc)
             return Outcome(post.slug, post.target, "skipped", error=str(exc))
@@ -376,6 +364,30 @@ class Runner:
         )
         log.info("%s → %s: posted %s", post.slug, post.target, receipt.url or receipt.remote_id)
         return Outcome(post.slug, post.target, "posted", url=receipt.url, card_path=card_path)
+
+    def _gave_up(self, post: Post, exc: PublishError) -> Outcome:
+        """Record a send that ended in an error while nothing of it can be out."""
+        assert self.ledger is not None
+        ledger, owner, slug, target = self.ledger, self.owner, post.slug, post.target
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            # a quota or rate limit that lasts longer than this pass: wait, don't fail
+            until = utcnow() + timedelta(seconds=exc.retry_after)
+            msg = f"rate_limited: {exc}; will retry after {until:%Y-%m-%d %H:%M} UTC"
+            row = ledger.get(slug, target)
+            attempt_no = row.attempts if row else 0
+            ledger.record_attempt(slug, target, attempt_no, "rate_limited", msg, owner)
+            ledger.release(slug, target, owner, msg, not_before=until)
+            log.warning("%s → %s: deferred: %s", slug, target, msg)
+            return Outcome(slug, target, "deferred", error=msg)
+        if isinstance(exc, AuthError):
+            msg, kind = f"auth: {exc}", "auth"
+        elif isinstance(exc, TransientError):
+            msg, kind = f"{exc.kind}: gave up after the retry budget: {exc}", exc.kind
+        else:
+            msg, kind = f"{exc.kind}: {exc}", exc.kind
+        ledger.record_failed(slug, target, owner, msg, kind)
+        log.error("%s → %s: failed: %s", slug, target, msg)
+        return Outcome(slug, target, "failed", error=msg)
 
     # -- reconciliation --------------------------------------------------------------
     def reconcile(self, scan: QueueScan) -> list[Outcome]:
