@@ -81,6 +81,13 @@ def handle_errors(fn: F) -> F:
                 err=True,
             )
             sys.exit(1)
+        except Exception as exc:  # the ledger's database failed (server gone, disk, damage)
+            if not type(exc).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3")):
+                raise
+            from pipeline.ledger_faults import describe
+
+            click.secho(f"error: {describe(exc) or type(exc).__name__}", fg="red", err=True)
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
 

@@ -37,9 +37,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from pipeline.errors import DataDirError, QuotecastError
+from pipeline.ledger_faults import LedgerFault, check_sqlite_file, describe, shown_url
 
 SCHEMA_VERSION = 1
 STATES = ("pending", "claimed", "sending", "posted", "failed", "unknown")
@@ -225,14 +226,27 @@ class Ledger:
                 ) from None
             url = f"sqlite:///{data_dir / 'ledger.sqlite3'}"
         engine = _make_engine(url)
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            check_sqlite_file(Path(engine.url.database))  # never a new ledger over a lost one
         ledger = cls(engine)
         ledger._migrate()
         return ledger
 
     def _migrate(self) -> None:
         try:
-            metadata.create_all(self.engine)
             with self.engine.begin() as conn:
+                if self.engine.dialect.name == "postgresql":
+                    # first starts of several processes at once: one creates, the others wait
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(1717017)")
+                elif self.engine.dialect.name == "sqlite":
+                    check = conn.exec_driver_sql("PRAGMA quick_check(1)").scalar()
+                    if check != "ok":
+                        detail = " ".join(str(check).replace("*", "").split())[:160]
+                        raise LedgerFault(
+                            f"{self.engine.url.database}: the ledger is damaged ({detail}); "
+                            "restore it from a backup"
+                        )
+                metadata.create_all(conn)
                 row = conn.execute(
                     select(meta_table.c.value).where(meta_table.c.key == "schema_version")
                 ).first()
@@ -245,8 +259,8 @@ class Ledger:
                         f"ledger schema version {row[0]} is newer than this quotecast "
                         f"({SCHEMA_VERSION}); upgrade quotecast"
                     )
-        except OperationalError as exc:
-            raise LedgerError(f"cannot open the ledger: {exc.orig}") from None
+        except DBAPIError as exc:
+            raise LedgerFault(f"cannot open the ledger: {describe(exc)}") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -740,7 +754,24 @@ def _insert_ignore(engine: Engine, table: Table) -> Any:
 
 def _make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except NoSuchModuleError:
+            raise LedgerFault(
+                f"ledger_url {shown_url(url)}: unknown kind of database; use a "
+                "postgresql+psycopg:// URL (install quotecast[postgres])"
+            ) from None
+        except ArgumentError:
+            raise LedgerFault(
+                "QUOTECAST_LEDGER_URL (ledger_url) is not a database URL; use e.g. "
+                "postgresql+psycopg://user@host:5432/quotecast"
+            ) from None
+        except ImportError as exc:
+            raise LedgerFault(
+                f"ledger_url {shown_url(url)}: its database driver is not installed "
+                f"({exc.name}); for PostgreSQL install quotecast[postgres] and use a "
+                "postgresql+psycopg:// URL"
+            ) from None
     engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
 
     @event.listens_for(engine, "connect")

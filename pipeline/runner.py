@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.captions import write_caption
 from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.items import Item, Problem, QueueScan, load_queue
 from pipeline.ledger import Ledger, LedgerError, PostRow, default_owner, utcnow
+from pipeline.ledger_faults import LedgerFault, describe
 from pipeline.posts import Post, Receipt
 from pipeline.publishers import publisher_class
 from pipeline.publishers.base import (
@@ -202,7 +206,8 @@ class Runner:
             items = [i for i in items if i.slug in wanted_slugs]
 
         if self.ledger is not None and not dry_run:
-            report.outcomes.extend(self.reconcile(scan))
+            with _stop_on_ledger_fault(report, None):
+                report.outcomes.extend(self.reconcile(scan))
 
         blocked: dict[str, str] = {}  # target → auth error for the rest of this pass
         for item in items:
@@ -239,7 +244,8 @@ class Runner:
                         Outcome(item.slug, target, "skipped", error=blocked[target])
                     )
                     continue
-                outcome = self._one(item, target, dry_run)
+                with _stop_on_ledger_fault(report, (item.slug, target)):
+                    outcome = self._one(item, target, dry_run)
                 report.outcomes.append(outcome)
                 if (
                     outcome.result == "failed"
@@ -449,6 +455,31 @@ class Runner:
         self.ledger.record_unknown(row.slug, row.target, self.owner, msg)
         log.error("%s → %s: %s", row.slug, row.target, msg)
         return Outcome(row.slug, row.target, "unknown", error=msg)
+
+
+class PassStopped(LedgerFault):
+    """The ledger (or the disk under it) stopped taking writes: the pass ends here."""
+
+
+@contextmanager
+def _stop_on_ledger_fault(report: PassReport, current: tuple[str, str] | None) -> Iterator[None]:
+    """Turn a ledger or disk fault into one line that also says what was posted before it."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError, LedgerFault) as exc:
+        line = describe(exc) or str(exc)
+        posted = [f"{o.slug} → {o.target}" for o in report.posted]
+        done = (
+            f"posted {len(posted)} before it stopped ({', '.join(posted)})"
+            if posted
+            else "nothing was posted in this pass"
+        )
+        if current is not None:
+            done += (
+                f"; {current[0]} → {current[1]} was in progress: if it was sent, the next "
+                "pass finds it or marks it unknown"
+            )
+        raise PassStopped(f"{line}; the pass stopped: {done}") from None
 
 
 def _publish_guarded(pub: Publisher, post: Post) -> Receipt:
