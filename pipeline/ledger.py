@@ -227,7 +227,9 @@ class Ledger:
             url = f"sqlite:///{data_dir / 'ledger.sqlite3'}"
         engine = _make_engine(url)
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-            check_sqlite_file(Path(engine.url.database))  # never a new ledger over a lost one
+            path = Path(engine.url.database)
+            if not check_sqlite_file(path):  # never a new ledger over a lost one
+                _create_sqlite(path)
         ledger = cls(engine)
         ledger._migrate()
         return ledger
@@ -728,6 +730,32 @@ class Ledger:
         beat = parse_iso(row.beat_at)
         assert beat is not None
         return row.owner, beat, json.loads(row.info or "{}")
+
+
+def _create_sqlite(path: Path) -> None:
+    """Make a new SQLite ledger whole, then put it in place in one step.
+
+    Why: a ledger file that exists is never empty, so an empty one is always damage (see
+    ledger_faults.check_sqlite_file), even when several processes start for the first time.
+    """
+    tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{os.urandom(3).hex()}")
+    engine = create_engine(f"sqlite:///{tmp}")
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+            conn.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+        engine.dispose()
+        try:
+            os.link(tmp, path)  # fails if another process put its ledger there first: fine
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        engine.dispose()
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+            leftover.unlink(missing_ok=True)
 
 
 def _held_by(slug: str, target: str, owner: str) -> tuple[Any, ...]:

@@ -31,9 +31,13 @@ def _restore_hint(path: Path) -> str:
     )
 
 
-def check_sqlite_file(path: Path) -> None:
-    """Refuse a ledger file that is not a whole SQLite database, or a missing one in a data
-    folder that was already used for posting."""
+def check_sqlite_file(path: Path) -> bool:
+    """Whether the ledger file exists; refuse one that is not a whole SQLite database, or a
+    missing one in a data folder that was already used for posting.
+
+    A new ledger is created whole and then moved in place, so an existing file is never
+    legitimately empty.
+    """
     data_dir = path.parent
     try:
         size = path.stat().st_size
@@ -44,7 +48,7 @@ def check_sqlite_file(path: Path) -> None:
                 f"{path}: the ledger is missing, but {data_dir} holds {', '.join(signs)} from "
                 f"earlier posts; {_restore_hint(path)}, or move {data_dir} aside to start afresh"
             ) from None
-        return
+        return False
     if size == 0:
         raise LedgerFault(f"{path}: the ledger file is empty (0 bytes); {_restore_hint(path)}")
     with path.open("rb") as fh:
@@ -57,11 +61,18 @@ def check_sqlite_file(path: Path) -> None:
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(header[28:32], "big")
     pages_valid = header[24:28] == header[92:96]  # "in-header database size" is current
-    if pages_valid and pages and size < pages * page_size:
+    # with a write-ahead log, a checkpoint cut short (crash, full disk) may leave the file
+    # shorter than its header says; SQLite completes it from the log, which quick_check reads
+    if pages_valid and pages and size < pages * page_size and not _non_empty(_wal(path)):
         raise LedgerFault(
             f"{path}: the ledger file is truncated ({size:,} of {pages * page_size:,} bytes); "
             f"{_restore_hint(path)}"
         )
+    return True
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
 
 
 def _non_empty(path: Path) -> bool:
