@@ -605,6 +605,17 @@ class Ledger:
             )
         return [PostRow.from_mapping(r) for r in rows]
 
+    def stuck_sending(self, now: datetime | None = None) -> list[PostRow]:
+        """`sending` rows whose lease ran out: their process died (or hangs) mid-send, and
+        the next pass or the daemon's timer must look them up. `status` shows them."""
+        q = (
+            select(posts)
+            .where(posts.c.state == "sending", posts.c.lease_until < iso(now or utcnow()))
+            .order_by(posts.c.lease_until)
+        )
+        with self.engine.connect() as conn:
+            return [PostRow.from_mapping(m) for m in conn.execute(q).mappings()]
+
     def unknown_rows(self, slug: str | None = None, target: str | None = None) -> list[PostRow]:
         """`unknown` posts (maybe out), which `retry` must refuse: only `resolve` settles them."""
         return [
