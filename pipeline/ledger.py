@@ -656,13 +656,16 @@ class Ledger:
     # -- alerts sent -------------------------------------------------------------------
     def first_alert(self, key: str, now: datetime | None = None) -> bool:
         """Atomically note that alert `key` is being sent; False if it already was."""
+        stmt = _insert_ignore(self.engine, alerts_sent).values(
+            key=key[:300], sent_at=iso(now or utcnow())
+        )
         try:
             with self.engine.begin() as conn:
-                res = conn.execute(
-                    _insert_ignore(self.engine, alerts_sent).values(
-                        key=key[:300], sent_at=iso(now or utcnow())
-                    )
-                )
+                if self.engine.dialect.name == "postgresql":
+                    # psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING: ask for
+                    # the inserted key instead
+                    return conn.execute(stmt.returning(alerts_sent.c.key)).first() is not None
+                res = conn.execute(stmt)
         except IntegrityError:  # dialects without "insert or ignore"
             return False
         return res.rowcount == 1
