@@ -3,7 +3,9 @@ and alerts that are really sent. A throw-away server from tests/pg.py; real CLI 
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,31 @@ from tests.pg import PgServer, pg_server, pg_url  # noqa: F401 - fixtures
 pytestmark = pytest.mark.slow
 
 
+#: the real CLI, started only when the test says go (so that first starts really overlap)
+GATED = (
+    "import sys; import pipeline.cli, pipeline.ledger, pipeline.report, pipeline.config; "
+    "print('ready', flush=True); sys.stdin.readline(); "
+    "sys.argv[0] = 'quotecast'; pipeline.cli.main()"
+)
+
+
+def started_together(project: Project, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """`quotecast ARGS` with its imports done, waiting on stdin for the go."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTECAST_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", GATED, *args],
+        cwd=project.root,
+        env={**full_env, **env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n", proc.stderr.read() if proc.stderr else ""
+    return proc
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_concurrent_first_starts_create_the_schema_once(
     bare_project: Project, kind: str, request: pytest.FixtureRequest
@@ -28,7 +55,11 @@ def test_concurrent_first_starts_create_the_schema_once(
     bare_project.write_config(OUTBOX_CONFIG)
     add_items(bare_project, "alpha")
     env = {"QUOTECAST_LEDGER_URL": request.getfixturevalue("pg_url")} if kind != "sqlite" else {}
-    procs = [bare_project.popen("status", "--json", env=env) for _ in range(6)]
+    procs = [started_together(bare_project, env, "status", "--json") for _ in range(6)]
+    for proc in procs:  # every process is imported and waiting: let them all go at once
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     for proc in procs:
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0 and "Traceback" not in err, err
@@ -38,7 +69,9 @@ def test_concurrent_first_starts_create_the_schema_once(
 
 
 def test_postgresql_stopped_mid_run_is_one_line(
-    bare_project: Project, pg_server: PgServer, pg_url: str  # noqa: F811
+    bare_project: Project,
+    pg_server: PgServer,
+    pg_url: str,  # noqa: F811
 ) -> None:
     project = bare_project
     with running("mastodon") as nets:
