@@ -27,6 +27,14 @@ import pytest
 SEARCH = ("/usr/local/bin", *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True))
 
 
+INITDB_FLAGS = ("--no-sync", "--no-instructions")
+#: loopback only; durability off (a test server's data is thrown away)
+SERVER_FLAGS = (
+    *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"),
+    *("-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
+)
+
+
 def _binaries() -> tuple[str, str] | None:
     for folder in (None, *SEARCH):
         initdb = shutil.which("initdb", path=folder)
@@ -63,8 +71,18 @@ class PgServer:
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self._run(
-            [initdb, "-D", str(self.data), "-A", "trust", "-U", "quotecast", "-E", "UTF8"]
-            + ["--no-sync", "--no-instructions"]
+            [
+                initdb,
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "quotecast",
+                "-E",
+                "UTF8",
+                *INITDB_FLAGS,
+            ]
         )
 
     def _run(self, cmd: list[str]) -> None:
@@ -74,9 +92,16 @@ class PgServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.postgres, "-D", str(self.data), "-p", str(self.port), "-k", str(self.root)]
-            + ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
-            + ["-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+            [
+                self.postgres,
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.root),
+                *SERVER_FLAGS,
+            ],
             user=self.user,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

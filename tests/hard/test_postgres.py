@@ -18,7 +18,7 @@ from tests.daemon.test_daemon_e2e import Daemon
 from tests.fakes import Fault
 from tests.hard.test_ledger_integrity import OUTBOX_CONFIG, one_error_line
 from tests.integration.harness import add_items, configure, running, wait_for
-from tests.pg import PgServer, pg_server, pg_url  # noqa: F401 - fixtures
+from tests.pg import PgServer
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def test_concurrent_first_starts_create_the_schema_once(
 def test_postgresql_stopped_mid_run_is_one_line(
     bare_project: Project,
     pg_server: PgServer,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     project = bare_project
     with running("mastodon") as nets:
@@ -105,7 +105,7 @@ def test_postgresql_stopped_mid_run_is_one_line(
         assert len(net.held()) == 2
 
 
-def test_alerts_on_postgresql_are_sent(tmp_path: Path, pg_url: str) -> None:  # noqa: F811
+def test_alerts_on_postgresql_are_sent(tmp_path: Path, pg_url: str) -> None:
     endpoint = Endpoint()
     try:
         root = tmp_path / "proj"
