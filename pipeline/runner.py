@@ -81,6 +81,12 @@ class PassReport:
         return not any(o.result in ("failed", "unknown", "error") for o in self.outcomes)
 
 
+#: how long a network is assumed to remember an idempotency key unless its publisher says
+#: (`idempotency_window`); Mastodon keeps them for one hour
+#: (https://docs.joinmastodon.org/methods/statuses/#create, Idempotency-Key header)
+KEY_MEMORY_SECONDS = 3600.0
+
+
 class _Retryable(TransientError):
     """An ambiguous send that find() proved did not happen: safe to send again."""
 
@@ -402,13 +408,27 @@ class Runner:
         assert self.ledger is not None
         outcomes: list[Outcome] = []
         items = scan.by_slug()
+        # when each was last touched by its sender (taking a row over rewrites that time)
+        touched = {(r.slug, r.target): r.updated_at for r in self.ledger.stuck_sending()}
         for row in self.ledger.take_expired_sending(
             self.owner, self.settings.publish.lease_seconds
         ):
-            outcomes.append(self._reconcile_row(row, items.get(row.slug)))
+            last = touched.get((row.slug, row.target))
+            outcomes.append(self._reconcile_row(row, items.get(row.slug), last))
         return outcomes
 
-    def _reconcile_row(self, row: PostRow, item: Item | None) -> Outcome:
+    def _key_remembered(self, pub: Publisher, last_touched: datetime | None) -> bool:
+        """Whether the network surely still knows the post's idempotency key, so sending
+        again cannot make a second post (keys expire: Mastodon keeps them for an hour)."""
+        if last_touched is None:
+            return False
+        window = float(getattr(pub, "idempotency_window", KEY_MEMORY_SECONDS))
+        age = (utcnow() - last_touched).total_seconds() + self.settings.publish.max_total_seconds
+        return age < window
+
+    def _reconcile_row(
+        self, row: PostRow, item: Item | None, last_touched: datetime | None = None
+    ) -> Outcome:
         assert self.ledger is not None
         if item is None or row.target not in self.settings.targets:
             msg = "unknown: was sending when its process died; the item or target is gone"
@@ -440,7 +460,10 @@ class Runner:
                 "%s → %s: reconciled: found on the network %s", row.slug, row.target, found.url
             )
             return Outcome(row.slug, row.target, "posted", url=found.url)
-        if _may_send_again(pub, looked):
+        proven_absent = looked and pub.find_is_authoritative
+        if _may_send_again(pub, looked) and (
+            proven_absent or self._key_remembered(pub, last_touched)
+        ):
             self.ledger.release(
                 row.slug, row.target, self.owner, "previous send did not arrive; sending again"
             )
@@ -450,7 +473,13 @@ class Runner:
             return Outcome(row.slug, row.target, "skipped", error="released for another attempt")
         msg = (
             "unknown: was sending when its process died and the network cannot tell whether it "
-            "arrived; check the account, then `quotecast resolve`"
+            "arrived"
+            + (
+                " (too long ago to rely on its idempotency key)"
+                if pub.retry_is_idempotent and not proven_absent
+                else ""
+            )
+            + "; check the account, then `quotecast resolve`"
         )
         self.ledger.record_unknown(row.slug, row.target, self.owner, msg)
         log.error("%s → %s: %s", row.slug, row.target, msg)
