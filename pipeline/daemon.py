@@ -282,7 +282,7 @@ class Daemon:
             try:
                 self.ledger.beat(HEARTBEAT, self.owner, info, self.clock())
             except Exception as exc:  # a busy ledger must not kill the timer thread
-                log.warning("heartbeat not written: %s", exc)
+                log.warning("heartbeat not written: %s", describe(exc) or exc)
                 return
             if state == "stopped":
                 self._stopped = True
@@ -326,8 +326,12 @@ class Daemon:
         now = self.clock()
         try:
             plan, scan, rows = snapshot(self.settings, self.ledger, now)
-        except Exception:
-            log.exception("rescan failed (%s); trying again at the next one", why)
+        except Exception as exc:
+            fault = describe(exc)
+            if fault is None:
+                log.exception("rescan failed (%s); trying again at the next one", why)
+            else:  # the ledger is down, full or damaged: one line, not a traceback
+                log.error("rescan failed (%s): %s; trying again at the next one", why, fault)
             return None
         if why == "queue changed":
             log.info("queue changed: %d items, planning again", len(scan.items))
