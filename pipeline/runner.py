@@ -23,7 +23,7 @@ from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.items import Item, Problem, QueueScan, load_queue
 from pipeline.ledger import Ledger, LedgerError, PostRow, default_owner, utcnow
-from pipeline.ledger_faults import LedgerFault, describe
+from pipeline.ledger_faults import DISK_ERRNOS, LedgerFault, describe
 from pipeline.posts import Post, Receipt
 from pipeline.publishers import publisher_class
 from pipeline.publishers.base import (
@@ -496,6 +496,8 @@ def _stop_on_ledger_fault(report: PassReport, current: tuple[str, str] | None) -
     try:
         yield
     except (SQLAlchemyError, OSError, LedgerFault) as exc:
+        if isinstance(exc, OSError) and exc.errno not in DISK_ERRNOS:
+            raise  # not the disk (e.g. Pillow's OSError for one card): not this guard's call
         line = describe(exc) or str(exc)
         posted = [f"{o.slug} → {o.target}" for o in report.posted]
         done = (
