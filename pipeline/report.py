@@ -197,7 +197,6 @@ def print_status(data: dict[str, Any]) -> None:
             how = "quotecast publish --now (or a running daemon) looks it up on the network"
         else:
             how = f"quotecast retry {e['item']} --target {e['target']}"
-
         console.print(
             f"[bold red]needs you:[/bold red] {e['item']} → {e['target']} is {e['state']}: "
             f"{e.get('error', '')}\n    then: {how}"
