@@ -31,7 +31,7 @@ MIN_KILLS = 24  # at least 20 at random moments plus those timed to land mid-req
 MID_REQUEST = 8
 MAX_ROUNDS = 20
 PER_ROUND = 4
-ITEMS = [f"item-{n:02d}" for n in range(20)]
+ITEMS = [f"item-{n:02d}" for n in range(14)]
 
 
 def _drop_fault(fake: FakeServer, route: str, fault: Fault) -> None:

@@ -9,6 +9,7 @@ was posted once is never posted again.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,15 +46,26 @@ def outbox_posts(project: Project) -> list[Path]:
     return sorted((project.var / "outbox").rglob("*.json"))
 
 
-@pytest.fixture
-def posted(bare_project: Project) -> Project:
-    """A project that posted two items to the outbox through the real CLI."""
-    bare_project.write_config(OUTBOX_CONFIG)
-    add_items(bare_project, "alpha", "beta")
-    first = bare_project.run("publish", "--now")
+@pytest.fixture(scope="module")
+def posted_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project that posted two items to the outbox through the real CLI (made once)."""
+    root = tmp_path_factory.mktemp("posted") / "proj"
+    (root / "queue").mkdir(parents=True)
+    project = Project(root)
+    project.write_config(OUTBOX_CONFIG)
+    add_items(project, "alpha", "beta")
+    first = project.run("publish", "--now")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert len(outbox_posts(bare_project)) == 2
-    return bare_project
+    assert len(outbox_posts(project)) == 2
+    return root
+
+
+@pytest.fixture
+def posted(posted_once: Path, tmp_path: Path) -> Project:
+    """A copy of that project for one test to damage."""
+    root = tmp_path / "proj"
+    shutil.copytree(posted_once, root)
+    return Project(root)
 
 
 def _empty(path: Path) -> None:
