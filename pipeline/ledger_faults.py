@@ -17,7 +17,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 #: OSErrors that mean the data folder's disk cannot take writes (not one bad file)
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 #: what in a data folder shows that posts were made from it before (a dry run writes cards)
-POSTED_SIGNS = ("outbox", "site", "ledger.sqlite3-wal", "ledger.sqlite3-journal")
+POSTED_SIGNS = ("outbox", "ledger.sqlite3-wal", "ledger.sqlite3-journal")
 
 
 class LedgerFault(QuotecastError):
