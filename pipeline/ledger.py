@@ -40,7 +40,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from pipeline.errors import DataDirError, QuotecastError
-from pipeline.ledger_faults import LedgerFault, check_sqlite_file, describe, shown_url
+from pipeline.ledger_faults import (
+    MADE_MARKER,
+    LedgerFault,
+    check_sqlite_file,
+    describe,
+    shown_url,
+)
 
 SCHEMA_VERSION = 1
 STATES = ("pending", "claimed", "sending", "posted", "failed", "unknown")
@@ -761,6 +767,7 @@ def _create_sqlite(path: Path) -> None:
         engine.dispose()
         try:
             os.link(tmp, path)  # fails if another process put its ledger there first: fine
+            (path.parent / MADE_MARKER).write_text(f"{iso(utcnow())} {path.name}\n")
         except FileExistsError:
             pass
         except OSError:  # a filesystem without hard links

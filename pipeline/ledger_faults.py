@@ -16,8 +16,10 @@ from pipeline.errors import QuotecastError
 SQLITE_MAGIC = b"SQLite format 3\x00"
 #: OSErrors that mean the data folder's disk cannot take writes (not one bad file)
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
-#: what in a data folder shows that posts were made from it before (a dry run writes cards)
-POSTED_SIGNS = ("outbox", "ledger.sqlite3-wal", "ledger.sqlite3-journal")
+#: written beside a new SQLite ledger: the folder had a ledger, whatever its targets
+MADE_MARKER = ".ledger-made"
+#: what in a data folder shows that it had a ledger before (a dry run writes only cards)
+POSTED_SIGNS = (MADE_MARKER, "outbox", "ledger.sqlite3-wal", "ledger.sqlite3-journal")
 
 
 class LedgerFault(QuotecastError):
@@ -47,8 +49,8 @@ def check_sqlite_file(path: Path) -> bool:
         signs = [name for name in POSTED_SIGNS if _non_empty(data_dir / name)]
         if signs:
             raise LedgerFault(
-                f"{path}: the ledger is missing, but {data_dir} holds {', '.join(signs)} from "
-                f"earlier posts; {_restore_hint(path)}, or move {data_dir} aside to start afresh"
+                f"{path}: the ledger is missing, but {data_dir} had one ({', '.join(signs)} "
+                f"are there); {_restore_hint(path)}, or move {data_dir} aside to start afresh"
             ) from None
         return False
     if size == 0:
