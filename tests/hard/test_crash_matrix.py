@@ -31,7 +31,8 @@ MIN_KILLS = 24  # at least 20 at random moments plus those timed to land mid-req
 MID_REQUEST = 8
 MAX_ROUNDS = 20
 PER_ROUND = 4
-ITEMS = [f"item-{n:02d}" for n in range(14)]
+FIRST_ITEMS = 8
+NEW_PER_ROUND = 2  # quotes keep arriving while processes crash: there is always work
 
 
 def _drop_fault(fake: FakeServer, route: str, fault: Fault) -> None:
@@ -77,11 +78,15 @@ def test_kill_9_matrix_ends_clean(bare_project: Project) -> None:
     project = bare_project
     with running("mastodon", "webhook") as nets:
         configure(project, nets.values(), publish={"request_timeout": 30.0})
-        add_items(project, *ITEMS)
+        items = [f"item-{n:02d}" for n in range(FIRST_ITEMS)]
+        add_items(project, *items)
         env = env_of(nets.values())
         kills = mid_request = rounds = resets = 0
         while (kills < MIN_KILLS or mid_request < MID_REQUEST) and rounds < MAX_ROUNDS:
             rounds += 1
+            new = [f"item-{len(items) + n:02d}" for n in range(NEW_PER_ROUND)]
+            add_items(project, *new)
+            items += new
             placed: list[tuple[Net, Fault]] = []
             for net in nets.values():
                 if rng.random() < 0.4:  # the network stores a post, then the connection dies
@@ -138,7 +143,7 @@ def test_kill_9_matrix_ends_clean(bare_project: Project) -> None:
         finally:
             ledger.close()
         duplicates = losses = unknown = mislabelled = 0
-        for slug in ITEMS:
+        for slug in items:
             for name, net in nets.items():
                 held = net.held_for(slug)
                 r = rows.get((slug, name))
@@ -153,7 +158,7 @@ def test_kill_9_matrix_ends_clean(bare_project: Project) -> None:
                     mislabelled += 1
         counts = (
             f"seed={seed} rounds={rounds} kills={kills} (mid-request {mid_request}) "
-            f"resets-after-store={resets} posts={len(ITEMS) * len(nets)} "
+            f"resets-after-store={resets} posts={len(items) * len(nets)} "
             f"duplicates={duplicates} losses={losses} unknown={unknown}"
         )
         print(counts)
