@@ -51,6 +51,12 @@ def print_pass_report(report: PassReport, s: Settings, dry_run: bool = False) ->
     else:
         extra = f"; {report.already_posted} already posted earlier" if report.already_posted else ""
         console.print(f"[bold]nothing new to publish[/bold]{extra}")
+    for r in report.in_flight:  # never silent: a dead process's post waits for its lease
+        until = f" until {r.lease_until:%Y-%m-%d %H:%M} UTC" if r.lease_until else ""
+        console.print(
+            f"[yellow]still sending[/yellow] {r.slug} → {r.target}: held by {r.owner}{until}; "
+            "if that process is gone, the next pass after then looks it up on the network"
+        )
     data = s.data_path
     console.print(f"  cards:  {_rel(data / 'cards')}/")
     if any(t.network == "outbox" for t in s.targets.values()):

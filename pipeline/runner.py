@@ -61,6 +61,8 @@ class PassReport:
     outcomes: list[Outcome] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     already_posted: int = 0
+    #: `sending` rows left alone: their lease still runs (a live process, or a dead one's)
+    in_flight: list[PostRow] = field(default_factory=list)
 
     def count(self, result: str) -> int:
         return sum(1 for o in self.outcomes if o.result == result)
@@ -239,6 +241,8 @@ class Runner:
                 ):
                     if row.state == "posted":
                         report.already_posted += 1
+                    elif row.state == "sending":  # another process's, or a dead one's
+                        report.in_flight.append(row)
                     continue
                 if row is not None and row.not_before and row.not_before > utcnow():
                     report.outcomes.append(

@@ -4,8 +4,8 @@ connection. A clean pass afterwards must leave 0 duplicates and 0 losses, every 
 be out `unknown` (never pending or failed), and `status` telling a person what to do.
 
 Two fakes: Mastodon (stores statuses, honours Idempotency-Key, can be searched: find()) and a
-webhook sink (stores deliveries, cannot be searched). Bounded: at most MAX_ROUNDS rounds of PER_ROUND processes,
-every wait has a timeout; the random seed is printed so a failure can be replayed.
+webhook sink (stores deliveries, cannot be searched). Bounded: at most MAX_ROUNDS rounds of
+PER_ROUND processes, every wait has a timeout; the seed is printed so a failure can be replayed.
 """
 
 from __future__ import annotations
