@@ -82,6 +82,13 @@ def handle_errors(fn: F) -> F:
                 err=True,
             )
             sys.exit(1)
+        except Exception as exc:  # the ledger's database failed (server gone, disk, damage)
+            if not type(exc).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3")):
+                raise
+            from pipeline.ledger_faults import describe
+
+            click.secho(f"error: {describe(exc) or type(exc).__name__}", fg="red", err=True)
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
 
@@ -458,15 +465,28 @@ def resolve(ctx: Ctx, slug: str, target: str, posted_url: str | None, not_posted
 @handle_errors
 @pass_ctx
 def retry(ctx: Ctx, slug: str | None, target: str | None) -> None:
-    """Re-queue failed posts; targets that already succeeded are not touched."""
+    """Re-queue failed posts; targets that already succeeded are not touched.
+
+    `unknown` posts may be out already: they are refused and left to `quotecast resolve`.
+    """
     from pipeline.ledger import Ledger
 
-    rows = Ledger.open(ctx.settings.data_path, ctx.settings.ledger_address).retry_failed(
-        slug, target
-    )
+    ledger = Ledger.open(ctx.settings.data_path, ctx.settings.ledger_address)
+    maybe_out = ledger.unknown_rows(slug, target)
+    rows = ledger.retry_failed(slug, target)
     for r in rows:
         click.echo(f"{r.slug} → {r.target}: pending again (was: {r.last_error})")
+    for r in maybe_out:
+        click.secho(
+            f"{r.slug} → {r.target} is unknown (it may have been posted), not re-queued: check "
+            f"the account, then `quotecast resolve {r.slug} {r.target} --posted URL` "
+            "or `--not-posted`",
+            fg="yellow",
+            err=True,
+        )
     click.echo(f"{len(rows)} post{'s' if len(rows) != 1 else ''} re-queued")
+    if maybe_out and not rows:
+        sys.exit(1)
 
 
 # -- schedule ----------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from pipeline.config import Settings
 from pipeline.hooks import after_posting
 from pipeline.items import QueueScan, load_queue
 from pipeline.ledger import Ledger, PostRow, default_owner, utcnow
+from pipeline.ledger_faults import LedgerFault, describe
 from pipeline.publishers.base import TransientError
 from pipeline.publishing import post_picks
 from pipeline.runner import PassReport, Runner
@@ -168,6 +169,8 @@ class Daemon:
                 self.sched.jitter,
                 extra={"outcome": "started"},
             )
+            with self._pass_lock:
+                self.reconcile_stuck()  # what a killed predecessor left `sending`
             self.rescan("start")
             self.scheduler.add_job(
                 self._watch,
@@ -282,7 +285,7 @@ class Daemon:
             try:
                 self.ledger.beat(HEARTBEAT, self.owner, info, self.clock())
             except Exception as exc:  # a busy ledger must not kill the timer thread
-                log.warning("heartbeat not written: %s", exc)
+                log.warning("heartbeat not written: %s", describe(exc) or exc)
                 return
             if state == "stopped":
                 self._stopped = True
@@ -306,9 +309,15 @@ class Daemon:
     def _watch(self) -> None:
         if self.stop.is_set():
             return
+        settled = 0
+        if self._pass_lock.acquire(blocking=False):  # a running pass reconciles by itself
+            try:
+                settled = self.reconcile_stuck()
+            finally:
+                self._pass_lock.release()
         fp = self._fingerprint_queue()
         changed = fp != self._fingerprint
-        if changed or time.monotonic() - self._last_rescan >= self.sched.rescan_interval:
+        if changed or settled or time.monotonic() - self._last_rescan >= self.sched.rescan_interval:
             self.rescan("queue changed" if changed else "timer")
 
     def rescan(self, why: str = "timer") -> Plan | None:
@@ -320,8 +329,12 @@ class Daemon:
         now = self.clock()
         try:
             plan, scan, rows = snapshot(self.settings, self.ledger, now)
-        except Exception:
-            log.exception("rescan failed (%s); trying again at the next one", why)
+        except Exception as exc:
+            fault = describe(exc)
+            if fault is None:
+                log.exception("rescan failed (%s); trying again at the next one", why)
+            else:  # the ledger is down, full or damaged: one line, not a traceback
+                log.error("rescan failed (%s): %s; trying again at the next one", why, fault)
             return None
         if why == "queue changed":
             log.info("queue changed: %d items, planning again", len(scan.items))
@@ -433,10 +446,41 @@ class Daemon:
                     replace_existing=True,
                 )
 
+    # -- stuck sends ----------------------------------------------------------------------------
+    def reconcile_stuck(self) -> int:
+        """Settle `sending` rows whose lease ran out (a process died mid-send), even when
+        nothing is due. Call with the pass lock held. Returns how many were settled."""
+        try:
+            if not self.ledger.stuck_sending(self.clock()):
+                return 0
+            scan = load_queue(self.settings.queue_path, self.tz)
+            runner = Runner(
+                self.settings, self.ledger, owner=self.owner, stop=self.stop, sleep=self._sleep
+            )
+            try:
+                outcomes = runner.reconcile(scan)
+            finally:
+                runner.close()
+        except Exception as exc:  # a busy or failing ledger: try again at the next tick
+            log.error("reconciling stuck posts failed: %s", describe(exc) or type(exc).__name__)
+            return 0
+        for o in outcomes:
+            log.info(
+                "%s → %s: reconciled: %s%s",
+                o.slug,
+                o.target,
+                o.result,
+                f" ({o.error})" if o.error else "",
+                extra={"item": o.slug, "target": o.target, "outcome": f"reconciled-{o.result}"},
+            )
+        return len(outcomes)
+
     # -- passes ----------------------------------------------------------------------------------
     def _pass_job(self, why: str) -> None:
         try:
             self.run_pass(why)
+        except LedgerFault as exc:  # full disk, read-only or unreachable ledger: one line
+            log.error("pass stopped: %s", exc, extra={"outcome": "stopped"})
         except Exception:  # never let one bad pass kill the scheduler thread
             log.exception("pass failed unexpectedly; the next rescan plans again")
 
@@ -453,6 +497,8 @@ class Daemon:
             for key in [k for k, at in self._attempted.items() if at < old]:
                 del self._attempted[key]
             due = [e for e in due_now(plan) if e.key not in self._attempted]
+            if not due:
+                self.reconcile_stuck()  # a pass always starts by settling stuck sends
             if due:
                 report = self._post(due, scan, why)
                 self.passes += 1

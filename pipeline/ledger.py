@@ -37,9 +37,16 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from pipeline.errors import DataDirError, QuotecastError
+from pipeline.ledger_faults import (
+    MADE_MARKER,
+    LedgerFault,
+    check_sqlite_file,
+    describe,
+    shown_url,
+)
 
 SCHEMA_VERSION = 1
 STATES = ("pending", "claimed", "sending", "posted", "failed", "unknown")
@@ -257,14 +264,29 @@ class Ledger:
                 ) from None
             url = f"sqlite:///{data_dir / 'ledger.sqlite3'}"
         engine = _make_engine(url)
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            path = Path(engine.url.database)
+            if not check_sqlite_file(path):  # never a new ledger over a lost one
+                _create_sqlite(path)
         ledger = cls(engine)
         ledger._migrate()
         return ledger
 
     def _migrate(self) -> None:
         try:
-            metadata.create_all(self.engine)
             with self.engine.begin() as conn:
+                if self.engine.dialect.name == "postgresql":
+                    # first starts of several processes at once: one creates, the others wait
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(1717017)")
+                elif self.engine.dialect.name == "sqlite":
+                    check = conn.exec_driver_sql("PRAGMA quick_check(1)").scalar()
+                    if check != "ok":
+                        detail = " ".join(str(check).replace("*", "").split())[:160]
+                        raise LedgerFault(
+                            f"{self.engine.url.database}: the ledger is damaged ({detail}); "
+                            "restore it from a backup"
+                        )
+                metadata.create_all(conn)
                 row = conn.execute(
                     select(meta_table.c.value).where(meta_table.c.key == "schema_version")
                 ).first()
@@ -277,8 +299,8 @@ class Ledger:
                         f"ledger schema version {row[0]} is newer than this quotecast "
                         f"({SCHEMA_VERSION}); upgrade quotecast"
                     )
-        except OperationalError as exc:
-            raise LedgerError(f"cannot open the ledger: {exc.orig}") from None
+        except DBAPIError as exc:
+            raise LedgerFault(f"cannot open the ledger: {describe(exc)}") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -621,6 +643,23 @@ class Ledger:
             )
         return [PostRow.from_mapping(r) for r in rows]
 
+    def stuck_sending(self, now: datetime | None = None) -> list[PostRow]:
+        """`sending` rows whose lease ran out: their process died (or hangs) mid-send, and
+        the next pass or the daemon's timer must look them up. `status` shows them."""
+        q = (
+            select(posts)
+            .where(posts.c.state == "sending", posts.c.lease_until < iso(now or utcnow()))
+            .order_by(posts.c.lease_until)
+        )
+        with self.engine.connect() as conn:
+            return [PostRow.from_mapping(m) for m in conn.execute(q).mappings()]
+
+    def unknown_rows(self, slug: str | None = None, target: str | None = None) -> list[PostRow]:
+        """`unknown` posts (maybe out), which `retry` must refuse: only `resolve` settles them."""
+        return [
+            r for r in self.rows(states=("unknown",), slug=slug) if not target or r.target == target
+        ]
+
     def set_schedule(self, slug: str, target: str, when: datetime | None, tz: str | None) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -714,13 +753,16 @@ class Ledger:
     # -- alerts sent -------------------------------------------------------------------
     def first_alert(self, key: str, now: datetime | None = None) -> bool:
         """Atomically note that alert `key` is being sent; False if it already was."""
+        stmt = _insert_ignore(self.engine, alerts_sent).values(
+            key=key[:300], sent_at=iso(now or utcnow())
+        )
         try:
             with self.engine.begin() as conn:
-                res = conn.execute(
-                    _insert_ignore(self.engine, alerts_sent).values(
-                        key=key[:300], sent_at=iso(now or utcnow())
-                    )
-                )
+                if self.engine.dialect.name == "postgresql":
+                    # psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING: ask for
+                    # the inserted key instead
+                    return conn.execute(stmt.returning(alerts_sent.c.key)).first() is not None
+                res = conn.execute(stmt)
         except IntegrityError:  # dialects without "insert or ignore"
             return False
         return res.rowcount == 1
@@ -801,6 +843,33 @@ class Ledger:
         return row.owner, beat, json.loads(row.info or "{}")
 
 
+def _create_sqlite(path: Path) -> None:
+    """Make a new SQLite ledger whole, then put it in place in one step.
+
+    Why: a ledger file that exists is never empty, so an empty one is always damage (see
+    ledger_faults.check_sqlite_file), even when several processes start for the first time.
+    """
+    tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{os.urandom(3).hex()}")
+    engine = create_engine(f"sqlite:///{tmp}")
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+            conn.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+        engine.dispose()
+        try:
+            os.link(tmp, path)  # fails if another process put its ledger there first: fine
+            (path.parent / MADE_MARKER).write_text(f"{iso(utcnow())} {path.name}\n")
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        engine.dispose()
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+            leftover.unlink(missing_ok=True)
+
+
 def _held_by(slug: str, target: str, owner: str) -> tuple[Any, ...]:
     """The row of (slug, target) while `owner` holds it (claimed or sending)."""
     return (
@@ -825,7 +894,24 @@ def _insert_ignore(engine: Engine, table: Table) -> Any:
 
 def _make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except NoSuchModuleError:
+            raise LedgerFault(
+                f"ledger_url {shown_url(url)}: unknown kind of database; use a "
+                "postgresql+psycopg:// URL (install quotecast[postgres])"
+            ) from None
+        except ArgumentError:
+            raise LedgerFault(
+                "QUOTECAST_LEDGER_URL (ledger_url) is not a database URL; use e.g. "
+                "postgresql+psycopg://user@host:5432/quotecast"
+            ) from None
+        except ImportError as exc:
+            raise LedgerFault(
+                f"ledger_url {shown_url(url)}: its database driver is not installed "
+                f"({exc.name}); for PostgreSQL install quotecast[postgres] and use a "
+                "postgresql+psycopg:// URL"
+            ) from None
     engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
 
     @event.listens_for(engine, "connect")

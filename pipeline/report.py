@@ -66,6 +66,12 @@ def print_pass_report(
     if dry_run:
         console.print("dry run: nothing claimed or sent")
         return
+    for r in report.in_flight:  # never silent: a dead process's post waits for its lease
+        until = f" until {r.lease_until:%Y-%m-%d %H:%M} UTC" if r.lease_until else ""
+        console.print(
+            f"[yellow]still sending[/yellow] {r.slug} → {r.target}: held by {r.owner}{until}; "
+            "if that process is gone, the next pass after then looks it up on the network"
+        )
     data = s.data_path
     console.print(f"  cards:  {_rel(data / 'cards')}/")
     if any(t.network == "outbox" for t in s.targets.values()):
@@ -108,11 +114,22 @@ def status_data(s: Settings) -> dict[str, Any]:
         daemon["status"] = daemon_status(at, info, utcnow())
         daemon["alive"] = daemon["status"] == "alive"
     tokens = _token_entries(ledger)
+    stuck = {(r.slug, r.target): r for r in ledger.stuck_sending()}
     ledger.close()
+    for e in out:  # a send whose process died: shown until a pass or the daemon settles it
+        r = stuck.get((e["item"], e["target"]))
+        if r is not None and e["state"] == "sending" and r.lease_until is not None:
+            e["stuck"] = True
+            e["error"] = (
+                f"stuck in sending since {_when(r.updated_at.isoformat())} UTC (lease ended "
+                f"{_when(r.lease_until.isoformat())}): its process stopped mid-send"
+            )
     return {
         "tokens": tokens,
         "posts": out,
-        "needs_attention": [e for e in out if e["state"] in ("failed", "unknown")],
+        "needs_attention": [
+            e for e in out if e["state"] in ("failed", "unknown") or e.get("stuck")
+        ],
         "problems": [str(p) for p in scan.problems],
         "daemon": daemon,
         "counts": _counts(out),
@@ -142,6 +159,10 @@ def daemon_status(beat_at: datetime, info: dict[str, Any], now: datetime) -> str
     """alive | stale (no heartbeat for longer than it promised) | stopped (exited cleanly)."""
     if info.get("state") == "stopped":
         return "stopped"
+    from pipeline.liveness import process_gone
+
+    if process_gone(info):
+        return "stale"
     stale_after = float(info.get("stale_after", 180))
     return "alive" if (now - beat_at).total_seconds() <= stale_after else "stale"
 
@@ -212,11 +233,12 @@ def print_status(data: dict[str, Any]) -> None:
     counts = ", ".join(f"{n} {k}" for k, n in sorted(data["counts"].items()))
     console.print(counts or "the queue is empty")
     for e in data["needs_attention"]:
-        how = (
-            f"quotecast resolve {e['item']} {e['target']} --posted URL | --not-posted"
-            if e["state"] == "unknown"
-            else f"quotecast retry {e['item']} --target {e['target']}"
-        )
+        if e["state"] == "unknown":
+            how = f"quotecast resolve {e['item']} {e['target']} --posted URL | --not-posted"
+        elif e["state"] == "sending":  # never retry: it may be out; a pass looks it up first
+            how = "quotecast publish --now (or a running daemon) looks it up on the network"
+        else:
+            how = f"quotecast retry {e['item']} --target {e['target']}"
         console.print(
             f"[bold red]needs you:[/bold red] {e['item']} → {e['target']} is {e['state']}: "
             f"{e.get('error', '')}\n    then: {how}"

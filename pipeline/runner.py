@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.captions import write_caption
 from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.items import Item, Problem, QueueScan, load_queue
 from pipeline.ledger import Ledger, LedgerError, PostRow, default_owner, utcnow
+from pipeline.ledger_faults import DISK_ERRNOS, LedgerFault, describe
 from pipeline.posts import Post, Receipt
 from pipeline.publishers import publisher_class
 from pipeline.publishers.base import (
@@ -58,6 +62,8 @@ class PassReport:
     outcomes: list[Outcome] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     already_posted: int = 0
+    #: `sending` rows left alone: their lease still runs (a live process, or a dead one's)
+    in_flight: list[PostRow] = field(default_factory=list)
 
     def count(self, result: str) -> int:
         return sum(1 for o in self.outcomes if o.result == result)
@@ -194,7 +200,8 @@ class Runner:
             items = [i for i in items if i.slug in wanted_slugs]
 
         if self.ledger is not None and not dry_run:
-            report.outcomes.extend(self.reconcile(scan))
+            with _stop_on_ledger_fault(report, None):
+                report.outcomes.extend(self.reconcile(scan))
 
         blocked: dict[str, str] = {}  # target → auth error for the rest of this pass
         for item in items:
@@ -220,6 +227,8 @@ class Runner:
                 ):
                     if row.state == "posted":
                         report.already_posted += 1
+                    elif row.state == "sending":  # another process's, or a dead one's
+                        report.in_flight.append(row)
                     continue
                 if row is not None and row.not_before and row.not_before > utcnow():
                     report.outcomes.append(
@@ -231,7 +240,8 @@ class Runner:
                         Outcome(item.slug, target, "skipped", error=blocked[target])
                     )
                     continue
-                outcome = self._one(item, target, dry_run)
+                with _stop_on_ledger_fault(report, (item.slug, target)):
+                    outcome = self._one(item, target, dry_run)
                 report.outcomes.append(outcome)
                 if (
                     outcome.result == "failed"
@@ -277,6 +287,10 @@ class Runner:
         }
 
         tried = [0]  # the ledger's number of the latest try (it counts across passes)
+        # set once a try may have reached the network and find() did not prove otherwise:
+        # from then on no ending but "posted" or `unknown` is true (never `failed`, never
+        # pending again), whatever the later tries answer
+        maybe_out = [""]
 
         def attempt() -> Receipt:
             tried[0] = ledger.mark_sending(
@@ -295,6 +309,8 @@ class Runner:
                 found, looked = _safe_find(pub, post)
                 if found is not None:
                     return found
+                # an authoritative miss covers every earlier try too (same key, same post)
+                maybe_out[0] = "" if looked and pub.find_is_authoritative else str(exc)
                 if _may_send_again(pub, looked, first_sent):
                     raise _Retryable(f"{exc} (not found on the network; sending again)") from exc
                 raise
@@ -302,6 +318,7 @@ class Runner:
                 found, _ = _safe_find(pub, post)
                 if found is not None:
                     return found
+                maybe_out[0] = str(exc)
                 raise AmbiguousError(
                     f"{exc}; the network reports a duplicate but the post cannot be found"
                 ) from exc
@@ -331,36 +348,17 @@ class Runner:
             ledger.record_unknown(post.slug, post.target, owner, msg)
             log.error("%s → %s: unknown: %s", post.slug, post.target, exc)
             return Outcome(post.slug, post.target, "unknown", error=msg)
-        except AuthError as exc:
-            msg = f"auth: {exc}"
-            ledger.record_failed(post.slug, post.target, owner, msg, "auth")
-            log.error("%s → %s: failed: %s", post.slug, post.target, msg)
-            return Outcome(post.slug, post.target, "failed", error=msg)
-        except RateLimitedError as exc:
-            if exc.retry_after is None:
-                msg = f"{exc.kind}: gave up after the retry budget: {exc}"
-                ledger.record_failed(post.slug, post.target, owner, msg, exc.kind)
-                log.error("%s → %s: failed: %s", post.slug, post.target, msg)
-                return Outcome(post.slug, post.target, "failed", error=msg)
-            # a quota or rate limit that lasts longer than this pass: wait, don't fail
-            until = utcnow() + timedelta(seconds=exc.retry_after)
-            msg = f"rate_limited: {exc}; will retry after {until:%Y-%m-%d %H:%M} UTC"
-            row = ledger.get(post.slug, post.target)
-            attempt_no = row.attempts if row else 0
-            ledger.record_attempt(post.slug, post.target, attempt_no, "rate_limited", msg, owner)
-            ledger.release(post.slug, post.target, owner, msg, not_before=until)
-            log.warning("%s → %s: deferred: %s", post.slug, post.target, msg)
-            return Outcome(post.slug, post.target, "deferred", error=msg)
-        except TransientError as exc:
-            msg = f"{exc.kind}: gave up after the retry budget: {exc}"
-            ledger.record_failed(post.slug, post.target, owner, msg, exc.kind)
-            log.error("%s → %s: failed: %s", post.slug, post.target, msg)
-            return Outcome(post.slug, post.target, "failed", error=msg)
         except PublishError as exc:
-            msg = f"{exc.kind}: {exc}"
-            ledger.record_failed(post.slug, post.target, owner, msg, exc.kind)
-            log.error("%s → %s: failed: %s", post.slug, post.target, msg)
-            return Outcome(post.slug, post.target, "failed", error=msg)
+            if not maybe_out[0]:
+                return self._gave_up(post, exc)
+            msg = (
+                f"unknown: {exc}; an earlier try may have reached the network "
+                f"({maybe_out[0]}) and it could not be found; check the account, then "
+                "`quotecast resolve`"
+            )
+            ledger.record_unknown(post.slug, post.target, owner, msg)
+            log.error("%s → %s: %s", post.slug, post.target, msg)
+            return Outcome(post.slug, post.target, "unknown", error=msg)
         except LedgerError as exc:
             log.error("%s → %s: %s", post.slug, post.target, exc)
             return Outcome(post.slug, post.target, "skipped", error=str(exc))
@@ -370,6 +368,30 @@ class Runner:
         log.info("%s → %s: posted %s", post.slug, post.target, receipt.url or receipt.remote_id)
         return Outcome(post.slug, post.target, "posted", url=receipt.url, card_path=card_path)
 
+    def _gave_up(self, post: Post, exc: PublishError) -> Outcome:
+        """Record a send that ended in an error while nothing of it can be out."""
+        assert self.ledger is not None
+        ledger, owner, slug, target = self.ledger, self.owner, post.slug, post.target
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            # a quota or rate limit that lasts longer than this pass: wait, don't fail
+            until = utcnow() + timedelta(seconds=exc.retry_after)
+            msg = f"rate_limited: {exc}; will retry after {until:%Y-%m-%d %H:%M} UTC"
+            row = ledger.get(slug, target)
+            attempt_no = row.attempts if row else 0
+            ledger.record_attempt(slug, target, attempt_no, "rate_limited", msg, owner)
+            ledger.release(slug, target, owner, msg, not_before=until)
+            log.warning("%s → %s: deferred: %s", slug, target, msg)
+            return Outcome(slug, target, "deferred", error=msg)
+        if isinstance(exc, AuthError):
+            msg, kind = f"auth: {exc}", "auth"
+        elif isinstance(exc, TransientError):
+            msg, kind = f"{exc.kind}: gave up after the retry budget: {exc}", exc.kind
+        else:
+            msg, kind = f"{exc.kind}: {exc}", exc.kind
+        ledger.record_failed(slug, target, owner, msg, kind)
+        log.error("%s → %s: failed: %s", slug, target, msg)
+        return Outcome(slug, target, "failed", error=msg)
+
     # -- reconciliation --------------------------------------------------------------
     def reconcile(self, scan: QueueScan) -> list[Outcome]:
         """Settle `sending` rows whose owner died: found → posted; proven absent → retry;
@@ -377,13 +399,18 @@ class Runner:
         assert self.ledger is not None
         outcomes: list[Outcome] = []
         items = scan.by_slug()
+        # when each was last touched by its sender (taking a row over rewrites that time)
+        touched = {(r.slug, r.target): r.updated_at for r in self.ledger.stuck_sending()}
         for row in self.ledger.take_expired_sending(
             self.owner, self.settings.publish.lease_seconds
         ):
-            outcomes.append(self._reconcile_row(row, items.get(row.slug)))
+            last = touched.get((row.slug, row.target))
+            outcomes.append(self._reconcile_row(row, items.get(row.slug), last))
         return outcomes
 
-    def _reconcile_row(self, row: PostRow, item: Item | None) -> Outcome:
+    def _reconcile_row(
+        self, row: PostRow, item: Item | None, last_touched: datetime | None = None
+    ) -> Outcome:
         assert self.ledger is not None
         if item is None or row.target not in self.settings.targets:
             msg = "unknown: was sending when its process died; the item or target is gone"
@@ -427,11 +454,44 @@ class Runner:
             return Outcome(row.slug, row.target, "skipped", error="released for another attempt")
         msg = (
             "unknown: was sending when its process died and the network cannot tell whether it "
-            "arrived; check the account, then `quotecast resolve`"
+            "arrived"
+            + (
+                " (too long ago to rely on its idempotency key)"
+                if pub.retry_is_idempotent and not proven_absent
+                else ""
+            )
+            + "; check the account, then `quotecast resolve`"
         )
         self.ledger.record_unknown(row.slug, row.target, self.owner, msg)
         log.error("%s → %s: %s", row.slug, row.target, msg)
         return Outcome(row.slug, row.target, "unknown", error=msg)
+
+
+class PassStopped(LedgerFault):
+    """The ledger (or the disk under it) stopped taking writes: the pass ends here."""
+
+
+@contextmanager
+def _stop_on_ledger_fault(report: PassReport, current: tuple[str, str] | None) -> Iterator[None]:
+    """Turn a ledger or disk fault into one line that also says what was posted before it."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError, LedgerFault) as exc:
+        if isinstance(exc, OSError) and exc.errno not in DISK_ERRNOS:
+            raise  # not the disk (e.g. Pillow's OSError for one card): not this guard's call
+        line = describe(exc) or str(exc)
+        posted = [f"{o.slug} → {o.target}" for o in report.posted]
+        done = (
+            f"posted {len(posted)} before it stopped ({', '.join(posted)})"
+            if posted
+            else "nothing was posted in this pass"
+        )
+        if current is not None:
+            done += (
+                f"; {current[0]} → {current[1]} was in progress: if it was sent, the next "
+                "pass finds it or marks it unknown"
+            )
+        raise PassStopped(f"{line}; the pass stopped: {done}") from None
 
 
 def _publish_guarded(pub: Publisher, post: Post) -> Receipt:

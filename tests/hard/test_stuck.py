@@ -1,0 +1,93 @@
+"""Issue 17 case 5: a post left `sending` by a killed daemon is seen and settled.
+
+A real `quotecast run` is SIGKILLed while the Mastodon fake holds its status request; the fake
+then stores the status. `status` must call the dead daemon stale at once, list the stuck post
+under "needs you" once its lease is over (advising a pass, never `retry`), and a restarted
+daemon with nothing due must settle it on its own timer: found on the network, `posted`, and
+never sent twice.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Project
+from tests.daemon.helpers import config_text, write_item
+from tests.daemon.test_daemon_e2e import Daemon
+from tests.fakes import Fault
+from tests.integration.harness import row, start_net, wait_for, wait_until_leases_expire
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_killed_daemons_stuck_post_is_seen_and_settled_without_a_due_pass(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "proj"
+    (root / "queue").mkdir(parents=True)
+    project = Project(root)
+    net = start_net("mastodon")
+    try:
+        opts = {**net.options}
+        targets = (
+            '[targets.mastodon]\nnetwork = "mastodon"\nformat = "square"\n'
+            f"options = {{ api_base = {json.dumps(opts['api_base'])}, "
+            "media_poll_interval = 0.05 }\n"
+        )
+        text = config_text("UTC", ("daily 03:00",), targets=targets)
+        text = text.replace("[publish]\n", "[publish]\nlease_seconds = 5\nrequest_timeout = 30\n")
+        project.write_config(text)
+        write_item(project.queue, "alpha", publish_at=datetime.now(UTC) + timedelta(seconds=1))
+        held = net.fake.inject(net.create, Fault.held())
+
+        first = Daemon(root, net.env)
+        try:
+            assert held.arrived.wait(30), first.output()
+        finally:
+            first.kill()  # SIGKILL, and reaped: the pid is gone
+        assert held.hold is not None
+        held.hold.set()
+        assert held.done.wait(10)
+        assert len(net.held()) == 1  # the network has it; the ledger says `sending`
+        got = row(project, "alpha", "mastodon")
+        assert got is not None and got.state == "sending"
+
+        status = project.run("status")
+        assert status.returncode == 0, status.stderr
+        assert "daemon: stale" in status.stdout, status.stdout
+        early = project.run("publish", "--now", env=net.env)  # within the lease: said, not sent
+        assert "still sending alpha → mastodon" in early.stdout, early.stdout
+        assert net.create_requests() == 1
+
+        wait_until_leases_expire(project)
+        status = project.run("status", "--json")
+        data = json.loads(status.stdout)
+        assert [(e["item"], e["state"]) for e in data["needs_attention"]] == [("alpha", "sending")]
+        assert data["daemon"]["status"] == "stale"
+        status = project.run("status")
+        assert "needs you: alpha → mastodon is sending" in status.stdout, status.stdout
+        assert "quotecast publish --now" in status.stdout
+        assert "quotecast retry" not in status.stdout
+
+        second = Daemon(root, net.env)  # nothing is due: only its timer can settle alpha
+        try:
+            wait_for(
+                lambda: getattr(row(project, "alpha", "mastodon"), "state", "") == "posted",
+                30,
+                "the restarted daemon to settle alpha",
+            )
+            assert second.terminate() == 0
+        finally:
+            second.kill()
+        assert len(net.held()) == 1 and net.create_requests() == 1  # never sent twice
+        assert any(line.get("outcome") == "reconciled-posted" for line in second.lines), (
+            second.output()
+        )
+        settled = project.run("status", "--json")
+        assert json.loads(settled.stdout)["needs_attention"] == []
+    finally:
+        net.fake.stop()
