@@ -444,6 +444,7 @@ class Runner:
             return Outcome(row.slug, row.target, "posted", url=found.url)
         # a row from before the ledger kept first sends: its creation is no later than them
         first_sent = self.ledger.first_send(row.slug, row.target, row.idempotency_key)
+        proven_absent = looked and pub.find_is_authoritative
         if _may_send_again(pub, looked, first_sent or row.created_at):
             self.ledger.release(
                 row.slug, row.target, self.owner, "previous send did not arrive; sending again"

@@ -103,7 +103,7 @@ def test_kill_9_matrix_ends_clean(bare_project: Project) -> None:
             # PER_ROUND processes at once, each killed once the fakes saw a random number of
             # requests (0: during start-up) and every held request has arrived
             procs = [
-                (project.popen("publish", "--now", env=env), rng.randrange(0, 9))
+                (project.popen("publish", "--now", "--all", "--yes", env=env), rng.randrange(0, 9))
                 for _ in range(PER_ROUND)
             ]
             try:
@@ -132,7 +132,7 @@ def test_kill_9_matrix_ends_clean(bare_project: Project) -> None:
 
         # the clean pass, once every lease of the killed processes is over
         _leases_over(project)
-        final = project.run("publish", "--now", env=env)
+        final = project.run("publish", "--now", "--all", "--yes", env=env)
         assert "Traceback" not in final.stderr, final.stderr
         status = project.run("status", env=env)
         assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr

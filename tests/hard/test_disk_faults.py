@@ -71,7 +71,7 @@ def test_full_disk_mid_pass_says_what_was_posted_and_loses_nothing(
         add_items(project, "alpha", "beta", "gamma")
         # alpha posts normally; beta's request is held while the test fills the disk
         held = net.fake.inject(net.create, Fault(), Fault.held())
-        proc = project.popen("publish", "--now", env=net.env)
+        proc = project.popen("publish", "--now", "--all", "--yes", env=net.env)
         try:
             assert held.arrived.wait(60), "beta's post request never arrived"
             filler = fill(small_disk)
@@ -91,7 +91,7 @@ def test_full_disk_mid_pass_says_what_was_posted_and_loses_nothing(
         # space again: the next pass settles beta through the network and posts gamma
         filler.unlink()
         wait_until_leases_expire(project)
-        again = project.run("publish", "--now", env=net.env)
+        again = project.run("publish", "--now", "--all", "--yes", env=net.env)
         assert again.returncode == 0, again.stdout + again.stderr
         for slug in ("alpha", "beta", "gamma"):
             assert len(net.held_for(slug)) == 1, slug
@@ -105,7 +105,7 @@ def test_read_only_ledger_stops_with_one_line(bare_project: Project, small_disk:
         net = nets["mastodon"]
         configure(project, [net])
         add_items(project, "alpha")
-        first = project.run("publish", "--now", env=net.env)
+        first = project.run("publish", "--now", "--all", "--yes", env=net.env)
         assert first.returncode == 0, first.stdout + first.stderr
         ledger = small_disk / "ledger.sqlite3"
         _mount("--bind", str(ledger), str(ledger))
@@ -114,7 +114,7 @@ def test_read_only_ledger_stops_with_one_line(bare_project: Project, small_disk:
             with pytest.raises(OSError):
                 os.utime(ledger)  # really read-only, for root too
             add_items(project, "alpha", "beta")
-            result = project.run("publish", "--now", env=net.env)
+            result = project.run("publish", "--now", "--all", "--yes", env=net.env)
         finally:
             subprocess.run(["umount", str(ledger)], check=False, capture_output=True)
         assert result.returncode == 2, result.stdout + result.stderr

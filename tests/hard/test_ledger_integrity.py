@@ -54,7 +54,7 @@ def posted_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = Project(root)
     project.write_config(OUTBOX_CONFIG)
     add_items(project, "alpha", "beta")
-    first = project.run("publish", "--now")
+    first = project.run("publish", "--now", "--all", "--yes")
     assert first.returncode == 0, first.stdout + first.stderr
     assert len(outbox_posts(project)) == 2
     return root
@@ -107,7 +107,7 @@ def test_a_damaged_ledger_is_refused_and_never_recreated(
     ledger = posted.var / "ledger.sqlite3"
     damage(ledger)  # type: ignore[operator]
     before = ledger.read_bytes()
-    for command in (("publish", "--now"),):
+    for command in (("publish", "--now", "--all", "--yes"),):
         result = posted.run(*command)
         assert result.returncode == 2, result.stdout + result.stderr
         one_error_line(result, "ledger.sqlite3", says)
@@ -122,7 +122,7 @@ def test_a_missing_ledger_beside_earlier_posts_is_reported_not_a_fresh_start(
     (posted.var / "ledger.sqlite3").unlink()
     if left == "cards only":  # posts to networks leave no outbox
         shutil.rmtree(posted.var / "outbox")
-    result = posted.run("publish", "--now")
+    result = posted.run("publish", "--now", "--all", "--yes")
     assert result.returncode == 2, result.stdout + result.stderr
     one_error_line(result, "ledger is missing", "backup")
     assert not (posted.var / "ledger.sqlite3").exists()
@@ -133,7 +133,7 @@ def test_a_dry_run_before_the_first_post_is_still_a_fresh_start(bare_project: Pr
     bare_project.write_config(OUTBOX_CONFIG)
     add_items(bare_project, "alpha")
     assert bare_project.run("publish", "--dry-run").returncode == 0
-    first = bare_project.run("publish", "--now")
+    first = bare_project.run("publish", "--now", "--all", "--yes")
     assert first.returncode == 0, first.stderr
     assert len(outbox_posts(bare_project)) == 1
 
@@ -150,7 +150,7 @@ def test_a_dry_run_before_the_first_post_is_still_a_fresh_start(bare_project: Pr
 def test_an_unusable_ledger_url_is_one_line(bare_project: Project, url: str, says: str) -> None:
     bare_project.write_config(OUTBOX_CONFIG)
     add_items(bare_project, "alpha")
-    result = bare_project.run("publish", "--now", env={"QUOTECAST_LEDGER_URL": url})
+    result = bare_project.run("publish", "--now", "--all", "--yes", env={"QUOTECAST_LEDGER_URL": url})
     assert result.returncode == 2, result.stdout + result.stderr
     line = one_error_line(result, says)
     assert "CANARY-pw-1" not in line + result.stdout

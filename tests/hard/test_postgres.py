@@ -82,7 +82,7 @@ def test_postgresql_stopped_mid_run_is_one_line(
         add_items(project, "alpha", "beta")
         env = {**net.env, "QUOTECAST_LEDGER_URL": pg_url}
         held = net.fake.inject(net.create, Fault(), Fault.held())
-        proc = project.popen("publish", "--now", env=env)
+        proc = project.popen("publish", "--now", "--all", "--yes", env=env)
         try:
             assert held.arrived.wait(60), "beta's post request never arrived"
             pg_server.stop()

@@ -42,7 +42,7 @@ def test_retries_exhausted_on_a_lost_connection_end_unknown_and_retry_refuses(
         net.fake.inject(net.create, *[Fault.reset_after_commit() for _ in range(tries)])
         net.fake.inject(STATUSES, *[Fault.error(503, {"error": "busy"}) for _ in range(tries)])
 
-        first = project.run("publish", "--now", env=net.env)
+        first = project.run("publish", "--now", "--all", "--yes", env=net.env)
         assert "Traceback" not in first.stderr
         assert first.returncode == 1, first.stdout + first.stderr
         assert len(net.held_for("alpha")) == 1  # the network did post it
@@ -68,7 +68,7 @@ def test_retries_exhausted_on_a_lost_connection_end_unknown_and_retry_refuses(
         with net.fake.lock:
             net.fake.idempotency.clear()  # type: ignore[attr-defined]
         creates = net.create_requests()
-        later = project.run("publish", "--now", env=net.env)
+        later = project.run("publish", "--now", "--all", "--yes", env=net.env)
         assert "Traceback" not in later.stderr
         assert net.create_requests() == creates
         assert len(net.held_for("alpha")) == 1
@@ -106,7 +106,7 @@ def test_a_stuck_send_older_than_the_idempotency_window_is_unknown_not_sent_agai
             net.fake.idempotency.clear()  # type: ignore[attr-defined]
         net.fake.inject(STATUSES, Fault.error(503, {"error": "busy"}))
 
-        result = project.run("publish", "--now", env=net.env)
+        result = project.run("publish", "--now", "--all", "--yes", env=net.env)
         assert "Traceback" not in result.stderr
         assert result.returncode == 1, result.stdout + result.stderr
         got = row(project, "alpha", "mastodon")
