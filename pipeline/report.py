@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import Settings
@@ -14,7 +15,23 @@ from pipeline.items import load_queue
 from pipeline.ledger import AttemptRow, Ledger, utcnow
 from pipeline.runner import PassReport, targets_for
 
-console = Console(highlight=False, soft_wrap=True)
+# Text from networks, files and people is data, never markup: every value that is not
+# our own is passed through `escape` (`[/b]` in a server's error must print as is), and
+# emoji codes are not replaced.
+console = Console(highlight=False, soft_wrap=True, emoji=False)  # ":x:" stays ":x:"
+
+
+def ledger_name(s: Settings) -> str:
+    """The ledger a person would look at: the SQLite file, or the database URL without
+    its password."""
+    if not s.ledger_address:
+        return _rel(s.data_path / "ledger.sqlite3")
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(s.ledger_address).render_as_string(hide_password=True)
+    except Exception:  # an unreadable URL is reported where the ledger is opened
+        return "ledger_url (QUOTECAST_LEDGER_URL)"
 
 
 def _rel(path: Any) -> str:
@@ -29,33 +46,43 @@ def _rel(path: Any) -> str:
 
 def print_pass_report(report: PassReport, s: Settings, dry_run: bool = False) -> None:
     for p in report.problems:
-        console.print(f"[red]skipped[/red] {p}")
+        console.print(f"[red]skipped[/red] {escape(str(p))}")
     for o in report.outcomes:
         if o.result == "posted":
-            console.print(f"[green]posted[/green]  {o.slug} → {o.target}  {o.url or ''}")
+            console.print(
+                f"[green]posted[/green]  {escape(o.slug)} → {escape(o.target)}  "
+                + escape(o.url or "")
+            )
         elif o.result == "dry-run":
             console.print(
-                f"[cyan]would post[/cyan] {o.slug} → {o.target}  card {_rel(o.card_path)}"
+                f"[cyan]would post[/cyan] {escape(o.slug)} → {escape(o.target)}  "
+                f"card {escape(_rel(o.card_path))}"
             )
         elif o.result == "skipped":
-            console.print(f"[yellow]skipped[/yellow] {o.slug} → {o.target}: {o.error}")
+            console.print(
+                f"[yellow]skipped[/yellow] {escape(o.slug)} → {escape(o.target)}: "
+                + escape(str(o.error))
+            )
         else:
-            console.print(f"[red]{o.result}[/red]  {o.slug} → {o.target}: {o.error}")
+            console.print(
+                f"[red]{o.result}[/red]  {escape(o.slug)} → {escape(o.target)}: "
+                + escape(str(o.error))
+            )
     posted = report.by_target("posted")
     if dry_run:
         console.print(f"dry run: {report.count('dry-run')} posts prepared, nothing claimed or sent")
         return
     if posted:
-        parts = ", ".join(f"{n} to {t}" for t, n in posted.items())
+        parts = escape(", ".join(f"{n} to {t}" for t, n in posted.items()))
         console.print(f"[bold]published {sum(posted.values())} posts[/bold] ({parts})")
     else:
         extra = f"; {report.already_posted} already posted earlier" if report.already_posted else ""
         console.print(f"[bold]nothing new to publish[/bold]{extra}")
     data = s.data_path
-    console.print(f"  cards:  {_rel(data / 'cards')}/")
+    console.print(f"  cards:  {escape(_rel(data / 'cards'))}/")
     if any(t.network == "outbox" for t in s.targets.values()):
-        console.print(f"  outbox: {_rel(data / 'outbox')}/")
-    console.print(f"  ledger: {_rel(data / 'ledger.sqlite3')}  (quotecast status)")
+        console.print(f"  outbox: {escape(_rel(data / 'outbox'))}/")
+    console.print(f"  ledger: {escape(ledger_name(s))}  (quotecast status)")
     if report.problems:
         console.print(
             f"[red]{len(report.problems)} queue problem(s)[/red]: run `quotecast check` for details"
@@ -171,10 +198,16 @@ def print_status(data: dict[str, Any]) -> None:
             if e.get("url")
             else e.get("error") or (f"at {e['publish_at']}" if e.get("publish_at") else "")
         )
-        table.add_row(e["item"], e["target"], f"[{colour}]{e['state']}[/{colour}]", when, detail)
+        table.add_row(
+            escape(e["item"]),
+            escape(e["target"]),
+            f"[{colour}]{e['state']}[/{colour}]",
+            when,
+            escape(str(detail)),
+        )
     console.print(table)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(data["counts"].items()))
-    console.print(counts or "the queue is empty")
+    console.print(escape(counts) or "the queue is empty")
     for e in data["needs_attention"]:
         how = (
             f"quotecast resolve {e['item']} {e['target']} --posted URL | --not-posted"
@@ -182,11 +215,11 @@ def print_status(data: dict[str, Any]) -> None:
             else f"quotecast retry {e['item']} --target {e['target']}"
         )
         console.print(
-            f"[bold red]needs you:[/bold red] {e['item']} → {e['target']} is {e['state']}: "
-            f"{e.get('error', '')}\n    then: {how}"
+            f"[bold red]needs you:[/bold red] {escape(e['item'])} → {escape(e['target'])} is "
+            f"{e['state']}: {escape(str(e.get('error', '')))}\n    then: {escape(how)}"
         )
     for p in data["problems"]:
-        console.print(f"[red]problem:[/red] {p}")
+        console.print(f"[red]problem:[/red] {escape(str(p))}")
     d = data.get("daemon")
     if d:
         print_daemon(d)
@@ -203,51 +236,60 @@ def print_daemon(d: dict[str, Any]) -> None:
     if status == "alive":
         nxt = f"; next {_when(d['next_pass_at'])}" if d.get("next_pass_at") else ""
         console.print(
-            f"daemon: [green]alive[/green] (pid {d.get('pid', '?')} on {d.get('host', '?')}, "
-            f"heartbeat {_when(d['last_beat'])}); {last}{nxt}"
+            f"daemon: [green]alive[/green] (pid {d.get('pid', '?')} on "
+            f"{escape(str(d.get('host', '?')))}, heartbeat {_when(d['last_beat'])}); "
+            f"{escape(last + nxt)}"
         )
     elif status == "stopped":
         console.print(
-            f"daemon: [yellow]stopped[/yellow] cleanly at {_when(d['last_beat'])}; {last}"
+            f"daemon: [yellow]stopped[/yellow] cleanly at {_when(d['last_beat'])}; {escape(last)}"
         )
     else:
         console.print(
             f"daemon: [bold red]stale[/bold red]: no heartbeat since {_when(d['last_beat'])} "
-            f"({d['owner']}); is `quotecast run` still running? {last}"
+            f"({escape(str(d['owner']))}); is `quotecast run` still running? {escape(last)}"
         )
 
 
 def print_plan(data: dict[str, Any]) -> None:
     """`quotecast plan`: the calendar, then what waits, what was missed, what conflicts."""
-    table = Table(title=f"quotecast plan ({data['timezone']})", show_lines=False)
+    table = Table(title=f"quotecast plan ({escape(data['timezone'])})", show_lines=False)
     for col in ("when", "item", "targets", "status"):
         table.add_column(col, overflow="fold")
     colours = {"due": "bold green", "scheduled": "white", "free": "dim"}
     for e in data["calendar"]:
         colour = colours.get(e["status"], "white")
-        item = e["item"] or "(free slot)"
+        item = escape(e["item"] or "(free slot)")
         if e["kind"] == "publish_at":
             item += "  [cyan](publish_at)[/cyan]"
-        when = e["local"] + (f"\n[yellow]{e['note']}[/yellow]" if e.get("note") else "")
+        when = escape(e["local"]) + (
+            f"\n[yellow]{escape(e['note'])}[/yellow]" if e.get("note") else ""
+        )
         status = "due now" if e["status"] == "due" else e["status"]
-        table.add_row(when, item, ", ".join(e["targets"]), f"[{colour}]{status}[/{colour}]")
+        targets = escape(", ".join(e["targets"]))
+        table.add_row(when, item, targets, f"[{colour}]{escape(status)}[/{colour}]")
     console.print(table)
     for w in data["waiting"]:
-        console.print(f"[yellow]waiting:[/yellow] {w['item']} → {w['target']}: {w['reason']}")
+        console.print(
+            "[yellow]waiting:[/yellow] " + escape(f"{w['item']} → {w['target']}: {w['reason']}")
+        )
     for m in data["missed"]:
         console.print(
-            f"[bold red]missed:[/bold red] {m['item']} → {m['target']} at {m['local']}: "
-            f"{m['reason']}"
+            "[bold red]missed:[/bold red] "
+            + escape(f"{m['item']} → {m['target']} at {m['local']}: {m['reason']}")
         )
     for c in data["conflicts"]:
-        console.print(f"[bold red]conflict:[/bold red] {c['message']}")
+        console.print(f"[bold red]conflict:[/bold red] {escape(c['message'])}")
     for r in data["runway"]:
         console.print(
-            f"[yellow]runs dry:[/yellow] {r['target']} has {r['items']} item(s) for its next "
-            f"{r['slots']} slots; first empty slot {r['local']}"
+            "[yellow]runs dry:[/yellow] "
+            + escape(
+                f"{r['target']} has {r['items']} item(s) for its next "
+                f"{r['slots']} slots; first empty slot {r['local']}"
+            )
         )
     for p in data["problems"]:
-        console.print(f"[red]problem:[/red] {p}")
+        console.print(f"[red]problem:[/red] {escape(str(p))}")
     if not data["calendar"] and not data["waiting"]:
         console.print("nothing planned: no slots and nothing queued")
 
@@ -259,10 +301,10 @@ def print_history(rows: list[AttemptRow]) -> None:
     for r in rows:
         table.add_row(
             r.at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.slug,
-            r.target,
+            escape(r.slug),
+            escape(r.target),
             str(r.attempt),
-            r.outcome,
-            r.error or r.url or r.remote_id or "",
+            escape(r.outcome),
+            escape(r.error or r.url or r.remote_id or ""),
         )
     console.print(table)
