@@ -1,0 +1,66 @@
+"""Issue 17, case 2: one bad queue file never stops the pass, and what `add` accepts
+`check` accepts. Run through the real CLI, as an operator meets it."""
+
+from __future__ import annotations
+
+from tests.conftest import Project
+
+BAD_THEME = 'quote = "One."\nauthor = "A"\ntheme = "nope"\n'
+# U+FDFD (one huge ligature glyph) made Pillow raise "OSError: raster overflow"
+HUGE_GLYPH = 'quote = "Two."\nauthor = "\ufdfd"\n'
+GOOD = 'quote = "Three."\nauthor = "C"\n'
+
+
+def _lines_naming(text: str, name: str) -> list[str]:
+    return [line for line in text.splitlines() if name in line]
+
+
+def test_a_bad_item_is_reported_and_the_pass_goes_on(bare_project: Project) -> None:
+    bare_project.add_item("a.toml", BAD_THEME)
+    bare_project.add_item("b.toml", HUGE_GLYPH)
+    bare_project.add_item("c.toml", GOOD)
+
+    r = bare_project.run("publish", "--now")
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out, out
+    assert r.returncode == 1, out  # something could not be posted
+    posted = {p.stem for p in (bare_project.var / "outbox" / "outbox").glob("*.json")}
+    assert "c" in posted, out  # the item after the bad ones still went out
+    assert "a" not in posted
+    assert any("theme: no theme named 'nope'" in line for line in _lines_naming(out, "a.toml"))
+    if "b" not in posted:  # refused: one line naming the file, never a bare "OSError"
+        assert _lines_naming(r.stdout, "b.toml"), out
+    assert "error: OSError" not in out
+
+    r = bare_project.run("check")
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out and "error: OSError" not in out, out
+    assert r.returncode == 1, out
+    assert "a.toml: theme: no theme named 'nope'; use one of dark" in r.stdout, out
+    assert "ok  c  → outbox" in r.stdout, out  # everything else was still checked
+    assert ("b" in posted) == ("ok  b  → outbox" in r.stdout), out  # check agrees with publish
+
+
+def test_add_accepts_only_what_check_accepts(bare_project: Project) -> None:
+    r = bare_project.run("add", "--quote", "Two.", "--author", "\ufdfd")
+    assert "Traceback" not in r.stderr, r.stderr
+    written = list(bare_project.queue.glob("*.toml"))
+    if r.returncode == 0:
+        assert len(written) == 1
+        c = bare_project.run("check")
+        assert c.returncode == 0, c.stdout + c.stderr  # accepted at the door: never refused later
+    else:
+        assert written == []  # refused: nothing written, one line saying why
+        assert r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_import_refuses_a_row_that_check_would_refuse(bare_project: Project) -> None:
+    csv = bare_project.root / "q.csv"
+    csv.write_text("quote,author,theme\nOne.,A,nope\nThree.,C,\n", encoding="utf-8")
+    r = bare_project.run("import", str(csv))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "row 2: refused: theme: no theme named 'nope'" in r.stdout
+    assert "1 created, 0 already queued, 1 refused" in r.stdout
+    c = bare_project.run("check")
+    assert c.returncode == 0, c.stdout + c.stderr
+
