@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.config import Settings
 from pipeline.items import load_queue
@@ -16,9 +17,15 @@ from pipeline.ledger import AttemptRow, Ledger, utcnow
 from pipeline.runner import PassReport, targets_for
 
 # Text from networks, files and people is data, never markup: every value that is not
-# our own is passed through `escape` (`[/b]` in a server's error must print as is), and
+# our own is passed through `_lit` (`[/b]` in a server's error must print as is), and
 # emoji codes are not replaced.
 console = Console(highlight=False, soft_wrap=True, emoji=False)  # ":x:" stays ":x:"
+
+
+def _lit(text: object) -> str:
+    """Markup that prints exactly `text`. (Rich's `escape` doubles a trailing backslash so
+    that a tag may follow; nothing follows here, so the backslash stays single.)"""
+    return escape(f"{text} ")[:-1]
 
 
 def ledger_name(s: Settings) -> str:
@@ -46,43 +53,40 @@ def _rel(path: Any) -> str:
 
 def print_pass_report(report: PassReport, s: Settings, dry_run: bool = False) -> None:
     for p in report.problems:
-        console.print(f"[red]skipped[/red] {escape(str(p))}")
+        console.print(f"[red]skipped[/red] {_lit(str(p))}")
     for o in report.outcomes:
         if o.result == "posted":
             console.print(
-                f"[green]posted[/green]  {escape(o.slug)} → {escape(o.target)}  "
-                + escape(o.url or "")
+                f"[green]posted[/green]  {_lit(o.slug)} → {_lit(o.target)}  " + _lit(o.url or "")
             )
         elif o.result == "dry-run":
             console.print(
-                f"[cyan]would post[/cyan] {escape(o.slug)} → {escape(o.target)}  "
-                f"card {escape(_rel(o.card_path))}"
+                f"[cyan]would post[/cyan] {_lit(o.slug)} → {_lit(o.target)}  "
+                f"card {_lit(_rel(o.card_path))}"
             )
         elif o.result == "skipped":
             console.print(
-                f"[yellow]skipped[/yellow] {escape(o.slug)} → {escape(o.target)}: "
-                + escape(str(o.error))
+                f"[yellow]skipped[/yellow] {_lit(o.slug)} → {_lit(o.target)}: " + _lit(str(o.error))
             )
         else:
             console.print(
-                f"[red]{o.result}[/red]  {escape(o.slug)} → {escape(o.target)}: "
-                + escape(str(o.error))
+                f"[red]{o.result}[/red]  {_lit(o.slug)} → {_lit(o.target)}: " + _lit(str(o.error))
             )
     posted = report.by_target("posted")
     if dry_run:
         console.print(f"dry run: {report.count('dry-run')} posts prepared, nothing claimed or sent")
         return
     if posted:
-        parts = escape(", ".join(f"{n} to {t}" for t, n in posted.items()))
+        parts = _lit(", ".join(f"{n} to {t}" for t, n in posted.items()))
         console.print(f"[bold]published {sum(posted.values())} posts[/bold] ({parts})")
     else:
         extra = f"; {report.already_posted} already posted earlier" if report.already_posted else ""
         console.print(f"[bold]nothing new to publish[/bold]{extra}")
     data = s.data_path
-    console.print(f"  cards:  {escape(_rel(data / 'cards'))}/")
+    console.print(f"  cards:  {_lit(_rel(data / 'cards'))}/")
     if any(t.network == "outbox" for t in s.targets.values()):
-        console.print(f"  outbox: {escape(_rel(data / 'outbox'))}/")
-    console.print(f"  ledger: {escape(ledger_name(s))}  (quotecast status)")
+        console.print(f"  outbox: {_lit(_rel(data / 'outbox'))}/")
+    console.print(f"  ledger: {_lit(ledger_name(s))}  (quotecast status)")
     if report.problems:
         console.print(
             f"[red]{len(report.problems)} queue problem(s)[/red]: run `quotecast check` for details"
@@ -199,15 +203,15 @@ def print_status(data: dict[str, Any]) -> None:
             else e.get("error") or (f"at {e['publish_at']}" if e.get("publish_at") else "")
         )
         table.add_row(
-            escape(e["item"]),
-            escape(e["target"]),
+            _lit(e["item"]),
+            _lit(e["target"]),
             f"[{colour}]{e['state']}[/{colour}]",
             when,
-            escape(str(detail)),
+            _lit(str(detail)),
         )
     console.print(table)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(data["counts"].items()))
-    console.print(escape(counts) or "the queue is empty")
+    console.print(_lit(counts) or "the queue is empty")
     for e in data["needs_attention"]:
         how = (
             f"quotecast resolve {e['item']} {e['target']} --posted URL | --not-posted"
@@ -215,11 +219,11 @@ def print_status(data: dict[str, Any]) -> None:
             else f"quotecast retry {e['item']} --target {e['target']}"
         )
         console.print(
-            f"[bold red]needs you:[/bold red] {escape(e['item'])} → {escape(e['target'])} is "
-            f"{e['state']}: {escape(str(e.get('error', '')))}\n    then: {escape(how)}"
+            f"[bold red]needs you:[/bold red] {_lit(e['item'])} → {_lit(e['target'])} is "
+            f"{e['state']}: {_lit(str(e.get('error', '')))}\n    then: {_lit(how)}"
         )
     for p in data["problems"]:
-        console.print(f"[red]problem:[/red] {escape(str(p))}")
+        console.print(f"[red]problem:[/red] {_lit(str(p))}")
     d = data.get("daemon")
     if d:
         print_daemon(d)
@@ -237,59 +241,59 @@ def print_daemon(d: dict[str, Any]) -> None:
         nxt = f"; next {_when(d['next_pass_at'])}" if d.get("next_pass_at") else ""
         console.print(
             f"daemon: [green]alive[/green] (pid {d.get('pid', '?')} on "
-            f"{escape(str(d.get('host', '?')))}, heartbeat {_when(d['last_beat'])}); "
-            f"{escape(last + nxt)}"
+            f"{_lit(str(d.get('host', '?')))}, heartbeat {_when(d['last_beat'])}); "
+            f"{_lit(last + nxt)}"
         )
     elif status == "stopped":
         console.print(
-            f"daemon: [yellow]stopped[/yellow] cleanly at {_when(d['last_beat'])}; {escape(last)}"
+            f"daemon: [yellow]stopped[/yellow] cleanly at {_when(d['last_beat'])}; {_lit(last)}"
         )
     else:
         console.print(
             f"daemon: [bold red]stale[/bold red]: no heartbeat since {_when(d['last_beat'])} "
-            f"({escape(str(d['owner']))}); is `quotecast run` still running? {escape(last)}"
+            f"({_lit(str(d['owner']))}); is `quotecast run` still running? {_lit(last)}"
         )
 
 
 def print_plan(data: dict[str, Any]) -> None:
     """`quotecast plan`: the calendar, then what waits, what was missed, what conflicts."""
-    table = Table(title=f"quotecast plan ({escape(data['timezone'])})", show_lines=False)
+    table = Table(title=f"quotecast plan ({_lit(data['timezone'])})", show_lines=False)
     for col in ("when", "item", "targets", "status"):
         table.add_column(col, overflow="fold")
     colours = {"due": "bold green", "scheduled": "white", "free": "dim"}
     for e in data["calendar"]:
         colour = colours.get(e["status"], "white")
-        item = escape(e["item"] or "(free slot)")
+        item = _lit(e["item"] or "(free slot)")
         if e["kind"] == "publish_at":
             item += "  [cyan](publish_at)[/cyan]"
-        when = escape(e["local"]) + (
-            f"\n[yellow]{escape(e['note'])}[/yellow]" if e.get("note") else ""
-        )
+        when = Text(e["local"])
+        if e.get("note"):
+            when.append("\n" + e["note"], style="yellow")
         status = "due now" if e["status"] == "due" else e["status"]
-        targets = escape(", ".join(e["targets"]))
-        table.add_row(when, item, targets, f"[{colour}]{escape(status)}[/{colour}]")
+        targets = _lit(", ".join(e["targets"]))
+        table.add_row(when, item, targets, f"[{colour}]{status}[/{colour}]")
     console.print(table)
     for w in data["waiting"]:
         console.print(
-            "[yellow]waiting:[/yellow] " + escape(f"{w['item']} → {w['target']}: {w['reason']}")
+            "[yellow]waiting:[/yellow] " + _lit(f"{w['item']} → {w['target']}: {w['reason']}")
         )
     for m in data["missed"]:
         console.print(
             "[bold red]missed:[/bold red] "
-            + escape(f"{m['item']} → {m['target']} at {m['local']}: {m['reason']}")
+            + _lit(f"{m['item']} → {m['target']} at {m['local']}: {m['reason']}")
         )
     for c in data["conflicts"]:
-        console.print(f"[bold red]conflict:[/bold red] {escape(c['message'])}")
+        console.print(f"[bold red]conflict:[/bold red] {_lit(c['message'])}")
     for r in data["runway"]:
         console.print(
             "[yellow]runs dry:[/yellow] "
-            + escape(
+            + _lit(
                 f"{r['target']} has {r['items']} item(s) for its next "
                 f"{r['slots']} slots; first empty slot {r['local']}"
             )
         )
     for p in data["problems"]:
-        console.print(f"[red]problem:[/red] {escape(str(p))}")
+        console.print(f"[red]problem:[/red] {_lit(str(p))}")
     if not data["calendar"] and not data["waiting"]:
         console.print("nothing planned: no slots and nothing queued")
 
@@ -301,10 +305,10 @@ def print_history(rows: list[AttemptRow]) -> None:
     for r in rows:
         table.add_row(
             r.at.strftime("%Y-%m-%d %H:%M:%S"),
-            escape(r.slug),
-            escape(r.target),
+            _lit(r.slug),
+            _lit(r.target),
             str(r.attempt),
-            escape(r.outcome),
-            escape(r.error or r.url or r.remote_id or ""),
+            _lit(r.outcome),
+            _lit(r.error or r.url or r.remote_id or ""),
         )
     console.print(table)
