@@ -63,4 +63,3 @@ def test_import_refuses_a_row_that_check_would_refuse(bare_project: Project) -> 
     assert "1 created, 0 already queued, 1 refused" in r.stdout
     c = bare_project.run("check")
     assert c.returncode == 0, c.stdout + c.stderr
-
