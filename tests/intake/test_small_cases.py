@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config import load_settings
-from pipeline.report import ledger_name
 from tests.conftest import MINIMAL_CONFIG, Project
 
 
@@ -36,6 +35,8 @@ def test_a_database_ledger_is_named_without_its_password(
     monkeypatch.setenv(
         "QUOTECAST_LEDGER_URL", "postgresql+psycopg://team:s3cret-pw@db.internal:5432/quotecast"
     )
+    from pipeline.report import ledger_name
+
     name = ledger_name(load_settings(bare_project.config))
     assert name == "postgresql+psycopg://team:***@db.internal:5432/quotecast"
 
