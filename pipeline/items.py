@@ -488,23 +488,34 @@ def to_toml(fields: dict[str, Any]) -> str:
 
 
 def validate_fields(fields: dict[str, Any], where: Path) -> ItemFields:
-    """Validate fields before writing them, so `add` and `import` never write a bad file."""
+    """Validate fields before writing them, so `add` and `import` never write a bad file.
+
+    Surrounding whitespace is dropped first, at every door alike (a spreadsheet cell's
+    stray tab and a shell argument's are the same thing)."""
+    stripped = {k: _strip(v) for k, v in fields.items()}
     cleaned = {
-        k: _clean_text(v, where, None, k) for k, v in fields.items() if v not in (None, "", [])
+        k: _clean_text(v, where, None, k) for k, v in stripped.items() if v not in (None, "", [])
     }
     try:
         return ItemFields.model_validate(cleaned)
     except ValidationError as exc:
-        problems = [
-            Problem(
-                where,
-                None,
-                str(e["loc"][0]) if e["loc"] else None,
-                e["msg"].removeprefix("Value error, "),
-            )
-            for e in exc.errors()
-        ]
+        problems = []
+        for e in exc.errors():
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] in ("missing", "string_too_short"):
+                msg = "must not be empty"
+            elif e["type"] == "extra_forbidden":
+                msg = f"unknown field; known fields: {', '.join(ItemFields.model_fields)}"
+            problems.append(Problem(where, None, str(e["loc"][0]) if e["loc"] else None, msg))
         raise ItemError(problems) from None
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return [v.strip() if isinstance(v, str) else v for v in value]
+    return value
 
 
 #: a last look at one item before it is placed in the queue: its problems (none: accept)
@@ -536,6 +547,7 @@ def place_new_item(
     of one CSV create it once, never as a '-2' copy.
     """
     where = queue_dir / f"{slug or '(new item)'}.toml"
+    fields = {k: _strip(v) for k, v in fields.items()}
     validate_fields(fields, where)
     if slug is not None and (why := slug_problem(slug)):
         raise ItemError([Problem(where, None, "slug", why)])
