@@ -74,15 +74,17 @@ def test_every_naughty_string_is_posted_or_refused_by_name(bare_project: Project
     os.chdir(bare_project.root)
     try:
         for i, s in enumerate(STRINGS):
-            r = runner.invoke(cli, ["add", f"--quote={s}", f"--author=naughty {i}", f"--role={s}"])
-            if r.exception is not None and not isinstance(r.exception, SystemExit):
-                tracebacks.append("".join(traceback.format_exception(r.exception)))
+            res = runner.invoke(
+                cli, ["add", f"--quote={s}", f"--author=naughty {i}", f"--role={s}"]
+            )
+            if res.exception is not None and not isinstance(res.exception, SystemExit):
+                tracebacks.append("".join(traceback.format_exception(res.exception)))
                 continue
-            verdict[i] = r.exit_code == 0
-            if r.exit_code != 0:
-                lines = r.output.strip().splitlines()
-                assert len(lines) == 1 and lines[0].startswith("error: "), (i, s, r.output)
-                assert re.search(r"\b(quote|role)\b", lines[0]), (i, s, r.output)  # the field
+            verdict[i] = res.exit_code == 0
+            if res.exit_code != 0:
+                lines = res.output.strip().splitlines()
+                assert len(lines) == 1 and lines[0].startswith("error: "), (i, s, res.output)
+                assert re.search(r"\b(quote|role)\b", lines[0]), (i, s, res.output)  # the field
     finally:
         os.chdir(old)
     assert tracebacks == []
