@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.config import Settings
+from pipeline.item_refs import reference_problems
 from pipeline.items import load_queue
 from pipeline.ledger import AttemptRow, Ledger, utcnow
 from pipeline.runner import PassReport, targets_for
@@ -101,7 +102,9 @@ def status_data(s: Settings) -> dict[str, Any]:
     rows = {(r.slug, r.target): r for r in ledger.rows()}
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
+    problems = list(scan.problems)
     for item in scan.items:
+        problems.extend(reference_problems(item, s))  # a theme typo: said here, not hidden
         names, _ = targets_for(item, s)
         for t in names:
             seen.add((item.slug, t))
@@ -127,7 +130,7 @@ def status_data(s: Settings) -> dict[str, Any]:
     return {
         "posts": out,
         "needs_attention": [e for e in out if e["state"] in ("failed", "unknown")],
-        "problems": [str(p) for p in scan.problems],
+        "problems": [str(p) for p in problems],
         "daemon": daemon,
         "counts": _counts(out),
     }

@@ -32,6 +32,10 @@ def test_a_bad_item_is_reported_and_the_pass_goes_on(bare_project: Project) -> N
         assert _lines_naming(r.stdout, "b.toml"), out
     assert "error: OSError" not in out
 
+    r = bare_project.run("status")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert "a.toml: theme: no theme named 'nope'" in " ".join(r.stdout.split()), r.stdout
+
     r = bare_project.run("check")
     out = r.stdout + r.stderr
     assert "Traceback" not in out and "error: OSError" not in out, out
