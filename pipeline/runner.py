@@ -259,9 +259,11 @@ class Runner:
                 msg = f"cannot set up target {target!r}: {exc}; fix its [targets.{target}] options"
                 log.error("%s → %s: %s", item.slug, target, msg)
                 return Outcome(item.slug, target, "error", error=msg)
+        if why := theme_problem(item, self.settings):
+            msg = f"{item.path}: theme: {why}"
+            log.error("%s → %s: cannot prepare: %s", item.slug, target, msg)
+            return Outcome(item.slug, target, "error", error=msg)
         try:
-            if why := theme_problem(item, self.settings):
-                raise QuotecastError(f"{item.path}: theme: {why}")
             post, path = self.build_post(item, target, pub.limits if pub else None)
         except QuotecastError as exc:
             log.error("%s → %s: cannot prepare: %s", item.slug, target, exc)
