@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.errors import unexpected
 from pipeline.links import LinkError, check_url
 
 MAX_FILE_BYTES = 256 * 1024
@@ -440,6 +441,11 @@ def load_queue(queue_dir: Path, tz: ZoneInfo, check_images: bool = True) -> Queu
             scan.problems.extend(exc.problems)
         except OSError as exc:
             scan.problems.append(Problem(path, None, None, f"cannot read: {exc.strerror}"))
+        except Exception as exc:  # a parser's surprise (e.g. nesting too deep) is this file's
+            why = unexpected(
+                exc, "reading this file", "check its syntax; simplify deeply nested values"
+            )
+            scan.problems.append(Problem(path, None, None, why))
     return scan
 
 

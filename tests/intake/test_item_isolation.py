@@ -67,3 +67,17 @@ def test_import_refuses_a_row_that_check_would_refuse(bare_project: Project) -> 
     assert "1 created, 0 already queued, 1 refused" in r.stdout
     c = bare_project.run("check")
     assert c.returncode == 0, c.stdout + c.stderr
+
+
+def test_a_file_its_parser_chokes_on_is_that_file_s_problem(bare_project: Project) -> None:
+    """Nesting too deep for the YAML or TOML parser (RecursionError) stops no command."""
+    bare_project.add_item(
+        "deep.md", "---\nquote: " + "[" * 5000 + "]" * 5000 + "\nauthor: A\n---\n"
+    )
+    bare_project.add_item("deep.toml", "quote = " + "[" * 5000 + "]" * 5000 + '\nauthor = "A"\n')
+    bare_project.add_item("c.toml", GOOD)
+    r = bare_project.run("check")
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 1 and "ok  c  → outbox" in r.stdout, r.stdout + r.stderr
+    assert "deep.md: reading this file failed unexpectedly (RecursionError" in r.stdout
+    assert "deep.toml: reading this file failed unexpectedly (RecursionError" in r.stdout
