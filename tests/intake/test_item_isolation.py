@@ -74,10 +74,10 @@ def test_a_file_its_parser_chokes_on_is_that_file_s_problem(bare_project: Projec
     bare_project.add_item(
         "deep.md", "---\nquote: " + "[" * 5000 + "]" * 5000 + "\nauthor: A\n---\n"
     )
-    bare_project.add_item("deep.toml", "quote = " + "[" * 5000 + "]" * 5000 + '\nauthor = "A"\n')
+    bare_project.add_item("deeper.toml", "quote = " + "[" * 5000 + "]" * 5000 + '\nauthor = "A"\n')
     bare_project.add_item("c.toml", GOOD)
     r = bare_project.run("check")
     assert "Traceback" not in r.stderr, r.stderr
     assert r.returncode == 1 and "ok  c  → outbox" in r.stdout, r.stdout + r.stderr
     assert "deep.md: reading this file failed unexpectedly (RecursionError" in r.stdout
-    assert "deep.toml: reading this file failed unexpectedly (RecursionError" in r.stdout
+    assert "deeper.toml: reading this file failed unexpectedly (RecursionError" in r.stdout
