@@ -35,6 +35,7 @@ MAX_IMAGE_PIXELS = 40_000_000
 QUEUE_SUFFIXES = (".toml", ".md")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 IGNORED_NAMES = {"readme.md", "readme.toml"}
+MIN_YEAR, MAX_YEAR = 1900, 9000  # publish_at: anything outside is a typo
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 SLUG_RULE = (
     "lower-case letters, digits, '-', '_' or '.', starting with a letter or digit, "
@@ -318,6 +319,19 @@ def parse_item(
     publish_at = fields.publish_at
     if publish_at is not None and publish_at.tzinfo is None:
         publish_at = publish_at.replace(tzinfo=tz)
+    if publish_at is not None and not MIN_YEAR <= publish_at.year <= MAX_YEAR:
+        # year 9999 in a zone west of UTC is past what a datetime can hold once in UTC
+        raise ItemError(
+            [
+                Problem(
+                    path,
+                    _field_line(front, "publish_at", offset),
+                    "publish_at",
+                    f"year {publish_at.year} is out of range; use a date between "
+                    f"{MIN_YEAR} and {MAX_YEAR}",
+                )
+            ]
+        )
 
     image = None
     if fields.image:

@@ -81,3 +81,18 @@ def test_a_file_its_parser_chokes_on_is_that_file_s_problem(bare_project: Projec
     assert r.returncode == 1 and "ok  c  → outbox" in r.stdout, r.stdout + r.stderr
     assert "deep.md: reading this file failed unexpectedly (RecursionError" in r.stdout
     assert "deeper.toml: reading this file failed unexpectedly (RecursionError" in r.stdout
+
+
+def test_a_date_out_of_range_is_that_item_s_problem(bare_project: Project) -> None:
+    """Year 9999 west of UTC overflowed when converted to UTC: `plan` (and the daemon's
+    plan) ended in a traceback."""
+    bare_project.add_item(
+        "far.toml", 'quote = "Q"\nauthor = "A"\npublish_at = 9999-12-31T23:59:59\n'
+    )
+    bare_project.add_item("c.toml", GOOD)
+    env = {"QUOTECAST_SCHEDULE__TIMEZONE": "Pacific/Honolulu"}
+    for args in (("plan",), ("check",), ("status",)):
+        r = bare_project.run(*args, env=env)
+        assert "Traceback" not in r.stderr, (args, r.stderr)
+        flat = " ".join(r.stdout.split())
+        assert "far.toml:3: publish_at: year 9999 is out of range" in flat, (args, r.stdout)
