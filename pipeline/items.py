@@ -361,6 +361,20 @@ def parse_item(
 
 def _check_image(value: str, path: Path, queue_dir: Path, line: int | None, verify: bool) -> Path:
     """Confine the speaker image to the queue folder and refuse decompression bombs."""
+    try:
+        return _checked_image(value, path, queue_dir, line, verify)
+    except OSError as exc:  # a name too long, a NUL, a loop of links: this item's problem
+        why = exc.strerror or type(exc).__name__
+        raise ItemError(
+            [Problem(path, line, "image", f"{value[:80]!r} cannot be read ({why}); fix the path")]
+        ) from None
+    except ValueError:  # e.g. an embedded NUL character
+        raise ItemError(
+            [Problem(path, line, "image", f"{value[:80]!r} is not a usable file path")]
+        ) from None
+
+
+def _checked_image(value: str, path: Path, queue_dir: Path, line: int | None, verify: bool) -> Path:
     root = queue_dir.resolve()
     candidate = (path.parent / value).resolve()
     if not candidate.is_relative_to(root):

@@ -71,3 +71,16 @@ def test_overlapping_imports_create_each_item_once(bare_project: Project) -> Non
     assert len(quotes) == n and len(set(quotes)) == n, len(quotes)  # each once, no "-2" copy
     created = sum(int(out.rsplit(" created", 1)[0].rsplit("\n", 1)[-1]) for out, _ in outputs)
     assert created == n  # the processes agree on who created what
+
+
+def test_an_unusable_image_path_refuses_its_row_only(bare_project: Project) -> None:
+    """A file name too long for the system (ENAMETOOLONG) stopped the whole import."""
+    bare_project.write_config(NO_TARGETS)
+    path = bare_project.root / "images.csv"
+    path.write_text(
+        f"quote,author,image\nFirst.,A,{'x' * 5000}.png\nSecond.,B,\n", encoding="utf-8"
+    )
+    r = bare_project.run("import", str(path))
+    assert "Traceback" not in r.stderr and "error:" not in r.stderr, r.stderr
+    assert "row 2: refused: image: " in r.stdout, r.stdout
+    assert "1 created, 0 already queued, 1 refused" in r.stdout, r.stdout
