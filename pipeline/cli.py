@@ -18,6 +18,7 @@ import click
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
+    from pipeline.items import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -237,10 +238,10 @@ def add(
 _ADD_OPTIONS = {"tags": "--tag", "category": "--category", "publish_at": "--publish-at"}
 
 
-def _add_problem(p: Any) -> str:
+def _add_problem(p: Problem) -> str:
     """A problem with a new item, named by the `add` option that gave the field."""
     if not p.field:
-        return str(p.message)
+        return p.message
     option = _ADD_OPTIONS.get(p.field, f"--{p.field}" if p.field.isidentifier() else p.field)
     return f"{option}: {p.message}"
 

@@ -34,7 +34,8 @@ _SECRET_KEY = re.compile(
     r"(^|_)(password|passwd|passphrase|secret|token|api_?key|private_?key|bearer"
     r"|authorization|credentials?)($|_)"
 )
-_BEARER_VALUE = re.compile(r"^\s*(bearer|basic)\s+\S{8,}", re.I)  # a credential, whatever its key
+# "Bearer <token>" is a credential whatever its key is called
+_BEARER_VALUE = re.compile(r"^\s*bearer\s+[A-Za-z0-9._~+/=-]{8,}\s*$", re.I)
 
 
 def key_words(name: str) -> str:
