@@ -18,6 +18,7 @@ import click
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
+    from pipeline.items import Problem
     from pipeline.selection import Selection
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -249,9 +250,11 @@ def add(
 ) -> None:
     """Write a new, valid queue file with a unique slug."""
     from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     from pipeline.errors import QuotecastError
-    from pipeline.items import ItemError, write_new_item
+    from pipeline.intake import vet_with_check
+    from pipeline.items import ItemError, place_new_item
 
     s = ctx.settings
     fields: dict[str, Any] = {
@@ -270,12 +273,23 @@ def add(
                 f"--publish-at: {publish_at!r} is not an ISO date-time; use e.g. 2026-12-01T09:00"
             ) from None
     try:
-        path = write_new_item(s.queue_path, fields, slug=slug)
+        placed = place_new_item(
+            s.queue_path, fields, ZoneInfo(s.schedule.timezone), slug=slug, vet=vet_with_check(s)
+        )
     except ItemError as exc:
-        raise QuotecastError(
-            "; ".join(f"--{p.field}: {p.message}" if p.field else p.message for p in exc.problems)
-        ) from None
-    click.echo(f"wrote {path}")
+        raise QuotecastError("; ".join(_add_problem(p) for p in exc.problems)) from None
+    click.echo(f"wrote {placed.path}")
+
+
+_ADD_OPTIONS = {"tags": "--tag", "category": "--category", "publish_at": "--publish-at"}
+
+
+def _add_problem(p: Problem) -> str:
+    """A problem with a new item, named by the `add` option that gave the field."""
+    if not p.field:
+        return p.message
+    option = _ADD_OPTIONS.get(p.field, f"--{p.field}" if p.field.isidentifier() else p.field)
+    return f"{option}: {p.message}"
 
 
 @cli.command(name="import")
@@ -287,11 +301,13 @@ def import_(ctx: Ctx, csv_file: Path) -> None:
     from zoneinfo import ZoneInfo
 
     from pipeline.errors import QuotecastError
+    from pipeline.intake import vet_with_check
     from pipeline.items import ItemError, import_csv
 
     s = ctx.settings
     try:
-        report = import_csv(csv_file, s.queue_path, ZoneInfo(s.schedule.timezone))
+        tz = ZoneInfo(s.schedule.timezone)
+        report = import_csv(csv_file, s.queue_path, tz, vet=vet_with_check(s))
     except ItemError as exc:
         raise QuotecastError("; ".join(str(p) for p in exc.problems)) from None
     for path in report.created:

@@ -28,9 +28,27 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
 FONTS_DIR = ROOT / "assets" / "fonts"
 
+# the one rule for a secret-looking setting name, applied to its words: "accessToken",
+# "X-Api-Key", "api_key" and "APIKEY" are all secret names
 _SECRET_KEY = re.compile(
-    r"(^|_)(password|passwd|secret|token|api_key|apikey|private_key|bearer)($|_)", re.I
+    r"(^|_)(password|passwd|passphrase|secret|token|api_?key|private_?key|bearer"
+    r"|authorization|credentials?)($|_)"
 )
+# "Bearer <token>" is a credential whatever its key is called
+_BEARER_VALUE = re.compile(r"^\s*bearer\s+[A-Za-z0-9._~+/=-]{8,}\s*$", re.I)
+
+
+def key_words(name: str) -> str:
+    """A setting name as lower-case words joined by '_': 'accessToken' → 'access_token'."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a config key names a credential (refused in config.toml)."""
+    return _SECRET_KEY.search(key_words(name)) is not None
+
+
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 
 
@@ -356,7 +374,9 @@ def _secret_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping):
             found.extend(_secret_keys(value, dotted + "."))
-        elif _SECRET_KEY.search(str(key)) and value not in (None, ""):
+        elif (is_secret_key(str(key)) and value not in (None, "")) or (
+            isinstance(value, str) and _BEARER_VALUE.match(value)
+        ):
             found.append(dotted)
     return found
 
@@ -375,8 +395,13 @@ def _secret_hint(dotted: str) -> str:
 
     parts = dotted.split(".")
     if len(parts) >= 3 and parts[0] == "targets":
-        return secret_env_name(parts[1], parts[-1])
-    return "QUOTECAST_" + "_".join(parts).upper()
+        if "headers" in parts[2:-1]:  # no header is read from the environment
+            return (
+                f"{secret_env_name(parts[1], 'url')} (a URL that carries the credential) or "
+                f"{secret_env_name(parts[1], 'signing_secret')}"
+            )
+        return secret_env_name(parts[1], key_words(parts[-1]))
+    return "QUOTECAST_" + "_".join(key_words(p) for p in parts).upper()
 
 
 def _line_of(text: str, key: str) -> int | None:

@@ -9,12 +9,14 @@ do. Files are only ever read here, never moved, rewritten or deleted.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
+import tempfile
 import tomllib
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.errors import unexpected
 from pipeline.links import LinkError, check_url
 
 MAX_FILE_BYTES = 256 * 1024
@@ -32,7 +35,12 @@ MAX_IMAGE_PIXELS = 40_000_000
 QUEUE_SUFFIXES = (".toml", ".md")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 IGNORED_NAMES = {"readme.md", "readme.toml"}
+MIN_YEAR, MAX_YEAR = 1900, 9000  # publish_at: anything outside is a typo
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+SLUG_RULE = (
+    "lower-case letters, digits, '-', '_' or '.', starting with a letter or digit, "
+    "at most 100 characters"
+)
 
 # C0/C1 controls except tab and newline, plus bidi embedding/override/isolate marks
 _FORBIDDEN = re.compile(
@@ -235,22 +243,26 @@ def _clean_text(value: Any, path: Path, line: int | None, name: str) -> Any:
     return value
 
 
-def parse_item(path: Path, queue_dir: Path, tz: ZoneInfo, check_image: bool = True) -> Item:
-    """Read and validate one queue file; raise ItemError listing every problem."""
+def parse_item(
+    path: Path,
+    queue_dir: Path,
+    tz: ZoneInfo,
+    check_image: bool = True,
+    *,
+    as_path: Path | None = None,
+) -> Item:
+    """Read and validate one queue file; raise ItemError listing every problem.
+
+    `as_path` is where the file will live when `path` is a not-yet-published copy
+    (`add` and `import` check exactly the bytes they are about to place there).
+    """
+    source, path = path, as_path or path
     slug = path.stem
     if not SLUG_RE.match(slug):
         raise ItemError(
-            [
-                Problem(
-                    path,
-                    None,
-                    None,
-                    "file name must be a slug: lower-case letters, digits, '-', '_' or '.'; "
-                    "rename the file",
-                )
-            ]
+            [Problem(path, None, None, f"file name must be a slug: {SLUG_RULE}; rename the file")]
         )
-    size = path.stat().st_size
+    size = source.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ItemError(
             [
@@ -263,7 +275,7 @@ def parse_item(path: Path, queue_dir: Path, tz: ZoneInfo, check_image: bool = Tr
                 )
             ]
         )
-    raw = path.read_bytes()
+    raw = source.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -307,6 +319,19 @@ def parse_item(path: Path, queue_dir: Path, tz: ZoneInfo, check_image: bool = Tr
     publish_at = fields.publish_at
     if publish_at is not None and publish_at.tzinfo is None:
         publish_at = publish_at.replace(tzinfo=tz)
+    if publish_at is not None and not MIN_YEAR <= publish_at.year <= MAX_YEAR:
+        # year 9999 in a zone west of UTC is past what a datetime can hold once in UTC
+        raise ItemError(
+            [
+                Problem(
+                    path,
+                    _field_line(front, "publish_at", offset),
+                    "publish_at",
+                    f"year {publish_at.year} is out of range; use a date between "
+                    f"{MIN_YEAR} and {MAX_YEAR}",
+                )
+            ]
+        )
 
     image = None
     if fields.image:
@@ -336,6 +361,20 @@ def parse_item(path: Path, queue_dir: Path, tz: ZoneInfo, check_image: bool = Tr
 
 def _check_image(value: str, path: Path, queue_dir: Path, line: int | None, verify: bool) -> Path:
     """Confine the speaker image to the queue folder and refuse decompression bombs."""
+    try:
+        return _checked_image(value, path, queue_dir, line, verify)
+    except OSError as exc:  # a name too long, a NUL, a loop of links: this item's problem
+        why = exc.strerror or type(exc).__name__
+        raise ItemError(
+            [Problem(path, line, "image", f"{value[:80]!r} cannot be read ({why}); fix the path")]
+        ) from None
+    except ValueError:  # e.g. an embedded NUL character
+        raise ItemError(
+            [Problem(path, line, "image", f"{value[:80]!r} is not a usable file path")]
+        ) from None
+
+
+def _checked_image(value: str, path: Path, queue_dir: Path, line: int | None, verify: bool) -> Path:
     root = queue_dir.resolve()
     candidate = (path.parent / value).resolve()
     if not candidate.is_relative_to(root):
@@ -430,17 +469,31 @@ def load_queue(queue_dir: Path, tz: ZoneInfo, check_images: bool = True) -> Queu
             scan.problems.extend(exc.problems)
         except OSError as exc:
             scan.problems.append(Problem(path, None, None, f"cannot read: {exc.strerror}"))
+        except Exception as exc:  # a parser's surprise (e.g. nesting too deep) is this file's
+            why = unexpected(
+                exc, "reading this file", "check its syntax; simplify deeply nested values"
+            )
+            scan.problems.append(Problem(path, None, None, why))
     return scan
 
 
 # -- writing new items ---------------------------------------------------------------
 
 
-def slugify(text: str, max_words: int = 6) -> str:
-    """ASCII slug from text: 'Andrej Karpathy – I think' → 'andrej-karpathy-i-think'."""
+def slugify(text: str, max_words: int = 6, max_len: int = 80) -> str:
+    """ASCII slug from text: 'Andrej Karpathy – I think' → 'andrej-karpathy-i-think'.
+
+    Short enough that a '-2' suffix still makes a valid slug."""
     norm = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     words = re.findall(r"[a-z0-9]+", norm.lower())
-    return "-".join(words[:max_words]) or "item"
+    return "-".join(words[:max_words])[:max_len].strip("-") or "item"
+
+
+def slug_problem(slug: str) -> str | None:
+    """Why `slug` cannot name a queue file (None: it can): the loader's own rule."""
+    if SLUG_RE.match(slug):
+        return None
+    return f"{slug!r} is not a valid slug; use {SLUG_RULE} (e.g. drucker-culture)"
 
 
 def _toml_value(value: Any) -> str:
@@ -469,43 +522,121 @@ def to_toml(fields: dict[str, Any]) -> str:
 
 
 def validate_fields(fields: dict[str, Any], where: Path) -> ItemFields:
-    """Validate fields before writing them, so `add` and `import` never write a bad file."""
+    """Validate fields before writing them, so `add` and `import` never write a bad file.
+
+    Surrounding whitespace is dropped first, at every door alike (a spreadsheet cell's
+    stray tab and a shell argument's are the same thing)."""
+    stripped = {k: _strip(v) for k, v in fields.items()}
     cleaned = {
-        k: _clean_text(v, where, None, k) for k, v in fields.items() if v not in (None, "", [])
+        k: _clean_text(v, where, None, k) for k, v in stripped.items() if v not in (None, "", [])
     }
     try:
         return ItemFields.model_validate(cleaned)
     except ValidationError as exc:
-        problems = [
-            Problem(
-                where,
-                None,
-                str(e["loc"][0]) if e["loc"] else None,
-                e["msg"].removeprefix("Value error, "),
-            )
-            for e in exc.errors()
-        ]
+        problems = []
+        for e in exc.errors():
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] in ("missing", "string_too_short"):
+                msg = "must not be empty"
+            elif e["type"] == "extra_forbidden":
+                msg = f"unknown field; known fields: {', '.join(ItemFields.model_fields)}"
+            problems.append(Problem(where, None, str(e["loc"][0]) if e["loc"] else None, msg))
         raise ItemError(problems) from None
 
 
-def write_new_item(queue_dir: Path, fields: dict[str, Any], slug: str | None = None) -> Path:
-    """Write a new queue file with a unique slug; never overwrites. Atomic."""
-    validate_fields(fields, queue_dir / "(new item)")
-    queue_dir.mkdir(parents=True, exist_ok=True)
+def _strip(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return [v.strip() if isinstance(v, str) else v for v in value]
+    return value
+
+
+#: a last look at one item before it is placed in the queue: its problems (none: accept)
+Vet = Callable[[Item], list[Problem]]
+
+
+@dataclass(frozen=True)
+class Placed:
+    path: Path
+    created: bool  # False: the same item was already in the queue under this name
+
+
+def place_new_item(
+    queue_dir: Path,
+    fields: dict[str, Any],
+    tz: ZoneInfo,
+    slug: str | None = None,
+    *,
+    vet: Vet | None = None,
+    reuse_same: bool = False,
+) -> Placed:
+    """Write a new queue file under a free slug; never overwrites, never half-written.
+
+    The file is written to a hidden temporary name, read back by the queue loader
+    (and `vet`, i.e. `check`'s per-item checks) exactly as the queue will read it,
+    then linked into place: a link fails if the name was taken meanwhile, so two
+    processes cannot both create it. With `reuse_same`, a name already holding the
+    same item (same bytes, or same author and quote) is that item: concurrent imports
+    of one CSV create it once, never as a '-2' copy.
+    """
+    where = queue_dir / f"{slug or '(new item)'}.toml"
+    fields = {k: _strip(v) for k, v in fields.items()}
+    validate_fields(fields, where)
+    if slug is not None and (why := slug_problem(slug)):
+        raise ItemError([Problem(where, None, "slug", why)])
     base = slug or slugify(f"{fields['author']} {fields['quote']}")
-    candidate = base
-    n = 2
-    while any((queue_dir / f"{candidate}{s}").exists() for s in QUEUE_SUFFIXES):
-        candidate = f"{base}-{n}"
-        n += 1
-    target = queue_dir / f"{candidate}.toml"
-    tmp = queue_dir / f".{candidate}.toml.tmp"
-    tmp.write_text(to_toml(fields), encoding="utf-8")
+    text = to_toml(fields)
+    data = text.encode("utf-8")
+    queue_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".new-", suffix=".toml.tmp", dir=queue_dir)
+    tmp = Path(tmp_name)
     try:
-        os.link(tmp, target)  # fails if a concurrent writer took the name
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        item = parse_item(tmp, queue_dir, tz, as_path=queue_dir / f"{base}.toml")
+        problems = vet(item) if vet is not None else []
+        if problems:
+            raise ItemError(problems)
+        key = (item.author, item.quote)
+        n = 1
+        while True:
+            candidate = base if n == 1 else f"{base}-{n}"
+            n += 1
+            taken = [queue_dir / f"{candidate}{s}" for s in QUEUE_SUFFIXES]
+            taken = [p for p in taken if p.exists()]
+            if reuse_same and (same := _same_item(taken, data, key, queue_dir, tz)):
+                return Placed(same, False)
+            if taken:
+                continue
+            target = queue_dir / f"{candidate}.toml"
+            try:
+                os.link(tmp, target)  # atomic create: fails if another writer took the name
+            except FileExistsError:
+                if reuse_same and (same := _same_item([target], data, key, queue_dir, tz)):
+                    return Placed(same, False)
+                continue
+            return Placed(target, True)
     finally:
-        tmp.unlink()
-    return target
+        tmp.unlink(missing_ok=True)
+
+
+def _same_item(
+    paths: list[Path], data: bytes, key: tuple[str, str], queue_dir: Path, tz: ZoneInfo
+) -> Path | None:
+    """The first of `paths` holding the item we are about to write (content hash, or
+    the same author and quote as import's duplicate rule)."""
+    digest = hashlib.sha256(data).digest()
+    for path in paths:
+        try:
+            if hashlib.sha256(path.read_bytes()).digest() == digest:
+                return path
+            other = parse_item(path, queue_dir, tz, check_image=False)
+        except (ItemError, OSError):
+            continue
+        if (other.author, other.quote) == key:
+            return path
+    return None
 
 
 @dataclass
@@ -532,33 +663,64 @@ def _row_fields(row: dict[str, str]) -> dict[str, Any]:
         if k in _LIST_FIELDS:
             out[k] = [p.strip() for p in re.split(r"[;|]", v) if p.strip()]
         elif k == "priority":
-            out[k] = int(v)
+            try:
+                out[k] = int(v)
+            except ValueError:
+                raise ValueError(f"priority: {v!r} is not a whole number; use e.g. 1") from None
         else:
             out[k] = v
     return out
 
 
-def import_csv(csv_path: Path, queue_dir: Path, tz: ZoneInfo) -> ImportReport:
+def import_csv(
+    csv_path: Path, queue_dir: Path, tz: ZoneInfo, vet: Vet | None = None
+) -> ImportReport:
     """Turn a spreadsheet export into queue files. Same CSV twice → nothing new.
 
     The slug comes from author and quote, so a row already imported is found by
-    name and content and skipped; refused rows are reported by row number
-    (the header is row 1).
+    name and content and skipped, also when another import runs at the same time;
+    refused rows are reported by row number (the header is row 1; a quoted cell
+    spanning lines is one row). Cells are read by the csv module from the file
+    itself, so line breaks inside quoted cells and Unicode line separators stay
+    cell text.
     """
     report = ImportReport()
     try:
-        text = csv_path.read_text(encoding="utf-8-sig")
+        csv_path.read_bytes().decode("utf-8-sig")  # refuse the whole file before writing
     except UnicodeDecodeError:
         raise ItemError(
             [Problem(csv_path, None, None, "not UTF-8; export the CSV as UTF-8")]
         ) from None
-    reader = csv.DictReader(text.splitlines())
     existing = {(i.author, i.quote): i.path for i in load_queue(queue_dir, tz, False).items}
-    for rowno, row in enumerate(reader, start=2):
+    with csv_path.open(encoding="utf-8-sig", newline="") as fh:
+        _import_rows(csv.DictReader(fh), csv_path, queue_dir, tz, vet, existing, report)
+    return report
+
+
+def _import_rows(
+    reader: csv.DictReader[str],
+    csv_path: Path,
+    queue_dir: Path,
+    tz: ZoneInfo,
+    vet: Vet | None,
+    existing: dict[tuple[str, str], Path],
+    report: ImportReport,
+) -> None:
+    rowno = 1
+    rows = iter(reader)
+    while True:
+        rowno += 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            report.refused.append((rowno, f"unreadable CSV ({exc}); the rest is not imported"))
+            return
         try:
             fields = _row_fields(row)
             if "publish_at" in fields:
-                fields["publish_at"] = datetime.fromisoformat(fields["publish_at"])
+                fields["publish_at"] = _iso_datetime(fields["publish_at"])
             parsed = validate_fields(fields, csv_path)
         except ItemError as exc:
             report.refused.append((rowno, "; ".join(_short(p) for p in exc.problems)))
@@ -573,10 +735,25 @@ def import_csv(csv_path: Path, queue_dir: Path, tz: ZoneInfo) -> ImportReport:
         if key in existing:
             report.existing.append((rowno, existing[key]))
             continue
-        path = write_new_item(queue_dir, fields)
-        existing[key] = path
-        report.created.append(path)
-    return report
+        try:
+            placed = place_new_item(queue_dir, fields, tz, vet=vet, reuse_same=True)
+        except ItemError as exc:
+            report.refused.append((rowno, "; ".join(_short(p) for p in exc.problems)))
+            continue
+        existing[key] = placed.path
+        if placed.created:
+            report.created.append(placed.path)
+        else:  # another import placed it a moment ago
+            report.existing.append((rowno, placed.path))
+
+
+def _iso_datetime(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"publish_at: {text!r} is not an ISO date-time; use e.g. 2026-12-01T09:00"
+        ) from None
 
 
 def _short(p: Problem) -> str:

@@ -21,13 +21,19 @@ class LinkError(ValueError):
 def check_url(url: str) -> str:
     """Accept absolute http(s) URLs with a host; refuse everything else by name."""
     value = url.strip()
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:  # e.g. "http://[::1": an unclosed IPv6 address
+        raise LinkError(
+            f"not a valid URL ({exc}); use a full URL such as https://example.com/page"
+        ) from None
     if parts.scheme.lower() not in ("http", "https"):
         scheme = parts.scheme or "no scheme"
         raise LinkError(
             f"only http and https links are accepted (got {scheme}); use a https:// URL"
         )
-    if not parts.hostname:
+    if not host:
         raise LinkError("link has no host; use a full URL such as https://example.com/page")
     if any(ch.isspace() for ch in value):
         raise LinkError("link contains spaces; encode them as %20")

@@ -9,15 +9,39 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.config import Settings
+from pipeline.item_refs import reference_problems
 from pipeline.items import load_queue
 from pipeline.ledger import AttemptRow, Ledger, utcnow
 from pipeline.runner import PassReport
 from pipeline.selection import Selection
 from pipeline.targeting import targets_for
 
-console = Console(highlight=False, soft_wrap=True)
+# Text from networks, files and people is data, never markup: every value that is not
+# our own is passed through `_lit` (`[/b]` in a server's error must print as is), and
+# emoji codes are not replaced.
+console = Console(highlight=False, soft_wrap=True, emoji=False)  # ":x:" stays ":x:"
+
+
+def _lit(text: object) -> str:
+    """Markup that prints exactly `text`. (Rich's `escape` doubles a trailing backslash so
+    that a tag may follow; nothing follows here, so the backslash stays single.)"""
+    return escape(f"{text} ")[:-1]
+
+
+def ledger_name(s: Settings) -> str:
+    """The ledger a person would look at: the SQLite file, or the database URL without
+    its password."""
+    if not s.ledger_address:
+        return _rel(s.data_path / "ledger.sqlite3")
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(s.ledger_address).render_as_string(hide_password=True)
+    except Exception:  # an unreadable URL is reported where the ledger is opened
+        return "ledger_url (QUOTECAST_LEDGER_URL)"
 
 
 def _rel(path: Any) -> str:
@@ -37,22 +61,29 @@ def print_pass_report(
     for note in selection.notes() if selection else ():
         console.print(f"[yellow]{escape(note)}[/yellow]")
     for p in report.problems:
-        console.print(f"[red]skipped[/red] {p}")
+        console.print(f"[red]skipped[/red] {_lit(str(p))}")
     for o in report.outcomes:
         if o.result == "posted":
-            console.print(f"[green]posted[/green]  {o.slug} → {o.target}  {o.url or ''}")
+            console.print(
+                f"[green]posted[/green]  {_lit(o.slug)} → {_lit(o.target)}  " + _lit(o.url or "")
+            )
         elif o.result == "dry-run":
             console.print(
-                f"[cyan]would post[/cyan] {o.slug} → {o.target}  card {_rel(o.card_path)}"
+                f"[cyan]would post[/cyan] {_lit(o.slug)} → {_lit(o.target)}  "
+                f"card {_lit(_rel(o.card_path))}"
             )
         elif o.result == "skipped":
-            console.print(f"[yellow]skipped[/yellow] {o.slug} → {o.target}: {o.error}")
+            console.print(
+                f"[yellow]skipped[/yellow] {_lit(o.slug)} → {_lit(o.target)}: " + _lit(str(o.error))
+            )
         else:
-            console.print(f"[red]{o.result}[/red]  {o.slug} → {o.target}: {o.error}")
+            console.print(
+                f"[red]{o.result}[/red]  {_lit(o.slug)} → {_lit(o.target)}: " + _lit(str(o.error))
+            )
     posted = report.by_target("dry-run" if dry_run else "posted")
     if posted:
         n = sum(posted.values())
-        parts = ", ".join(f"{c} to {t}" for t, c in posted.items())
+        parts = _lit(", ".join(f"{c} to {t}" for t, c in posted.items()))
         verb = "would publish" if dry_run else "published"
         console.print(f"[bold]{verb} {n} post{'s' if n != 1 else ''}[/bold] ({parts})")
     else:
@@ -69,14 +100,15 @@ def print_pass_report(
     for r in report.in_flight:  # never silent: a dead process's post waits for its lease
         until = f" until {r.lease_until:%Y-%m-%d %H:%M} UTC" if r.lease_until else ""
         console.print(
-            f"[yellow]still sending[/yellow] {r.slug} → {r.target}: held by {r.owner}{until}; "
+            f"[yellow]still sending[/yellow] {_lit(r.slug)} → {_lit(r.target)}: "
+            f"held by {_lit(r.owner)}{until}; "
             "if that process is gone, the next pass after then looks it up on the network"
         )
     data = s.data_path
-    console.print(f"  cards:  {_rel(data / 'cards')}/")
+    console.print(f"  cards:  {_lit(_rel(data / 'cards'))}/")
     if any(t.network == "outbox" for t in s.targets.values()):
-        console.print(f"  outbox: {_rel(data / 'outbox')}/")
-    console.print(f"  ledger: {_rel(data / 'ledger.sqlite3')}  (quotecast status)")
+        console.print(f"  outbox: {_lit(_rel(data / 'outbox'))}/")
+    console.print(f"  ledger: {_lit(ledger_name(s))}  (quotecast status)")
     if report.problems:
         console.print(
             f"[red]{len(report.problems)} queue problem(s)[/red]: run `quotecast check` for details"
@@ -91,7 +123,9 @@ def status_data(s: Settings) -> dict[str, Any]:
     rows = {(r.slug, r.target): r for r in ledger.rows()}
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
+    problems = list(scan.problems)
     for item in scan.items:
+        problems.extend(reference_problems(item, s))  # a theme typo: said here, not hidden
         names, _ = targets_for(item, s)
         for t in names:
             seen.add((item.slug, t))
@@ -130,7 +164,7 @@ def status_data(s: Settings) -> dict[str, Any]:
         "needs_attention": [
             e for e in out if e["state"] in ("failed", "unknown") or e.get("stuck")
         ],
-        "problems": [str(p) for p in scan.problems],
+        "problems": [str(p) for p in problems],
         "daemon": daemon,
         "counts": _counts(out),
     }
@@ -228,10 +262,16 @@ def print_status(data: dict[str, Any]) -> None:
             if e.get("url")
             else e.get("error") or (f"at {e['publish_at']}" if e.get("publish_at") else "")
         )
-        table.add_row(e["item"], e["target"], f"[{colour}]{e['state']}[/{colour}]", when, detail)
+        table.add_row(
+            _lit(e["item"]),
+            _lit(e["target"]),
+            f"[{colour}]{e['state']}[/{colour}]",
+            when,
+            _lit(str(detail)),
+        )
     console.print(table)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(data["counts"].items()))
-    console.print(counts or "the queue is empty")
+    console.print(_lit(counts) or "the queue is empty")
     for e in data["needs_attention"]:
         if e["state"] == "unknown":
             how = f"quotecast resolve {e['item']} {e['target']} --posted URL | --not-posted"
@@ -240,14 +280,14 @@ def print_status(data: dict[str, Any]) -> None:
         else:
             how = f"quotecast retry {e['item']} --target {e['target']}"
         console.print(
-            f"[bold red]needs you:[/bold red] {e['item']} → {e['target']} is {e['state']}: "
-            f"{e.get('error', '')}\n    then: {how}"
+            f"[bold red]needs you:[/bold red] {_lit(e['item'])} → {_lit(e['target'])} is "
+            f"{e['state']}: {_lit(str(e.get('error', '')))}\n    then: {_lit(how)}"
         )
     for p in data["problems"]:
-        console.print(f"[red]problem:[/red] {p}")
+        console.print(f"[red]problem:[/red] {_lit(str(p))}")
     for t in data.get("tokens", []):
         if t["warning"]:
-            console.print(f"[bold yellow]token:[/bold yellow] {escape(t['warning'])}")
+            console.print(f"[bold yellow]token:[/bold yellow] {_lit(t['warning'])}")
     d = data.get("daemon")
     if d:
         print_daemon(d)
@@ -264,51 +304,60 @@ def print_daemon(d: dict[str, Any]) -> None:
     if status == "alive":
         nxt = f"; next {_when(d['next_pass_at'])}" if d.get("next_pass_at") else ""
         console.print(
-            f"daemon: [green]alive[/green] (pid {d.get('pid', '?')} on {d.get('host', '?')}, "
-            f"heartbeat {_when(d['last_beat'])}); {last}{nxt}"
+            f"daemon: [green]alive[/green] (pid {d.get('pid', '?')} on "
+            f"{_lit(str(d.get('host', '?')))}, heartbeat {_when(d['last_beat'])}); "
+            f"{_lit(last + nxt)}"
         )
     elif status == "stopped":
         console.print(
-            f"daemon: [yellow]stopped[/yellow] cleanly at {_when(d['last_beat'])}; {last}"
+            f"daemon: [yellow]stopped[/yellow] cleanly at {_when(d['last_beat'])}; {_lit(last)}"
         )
     else:
         console.print(
             f"daemon: [bold red]stale[/bold red]: no heartbeat since {_when(d['last_beat'])} "
-            f"({d['owner']}); is `quotecast run` still running? {last}"
+            f"({_lit(str(d['owner']))}); is `quotecast run` still running? {_lit(last)}"
         )
 
 
 def print_plan(data: dict[str, Any]) -> None:
     """`quotecast plan`: the calendar, then what waits, what was missed, what conflicts."""
-    table = Table(title=f"quotecast plan ({data['timezone']})", show_lines=False)
+    table = Table(title=f"quotecast plan ({_lit(data['timezone'])})", show_lines=False)
     for col in ("when", "item", "targets", "status"):
         table.add_column(col, overflow="fold")
     colours = {"due": "bold green", "scheduled": "white", "free": "dim"}
     for e in data["calendar"]:
         colour = colours.get(e["status"], "white")
-        item = e["item"] or "(free slot)"
+        item = _lit(e["item"] or "(free slot)")
         if e["kind"] == "publish_at":
             item += "  [cyan](publish_at)[/cyan]"
-        when = e["local"] + (f"\n[yellow]{e['note']}[/yellow]" if e.get("note") else "")
+        when = Text(e["local"])
+        if e.get("note"):
+            when.append("\n" + e["note"], style="yellow")
         status = "due now" if e["status"] == "due" else e["status"]
-        table.add_row(when, item, ", ".join(e["targets"]), f"[{colour}]{status}[/{colour}]")
+        targets = _lit(", ".join(e["targets"]))
+        table.add_row(when, item, targets, f"[{colour}]{status}[/{colour}]")
     console.print(table)
     for w in data["waiting"]:
-        console.print(f"[yellow]waiting:[/yellow] {w['item']} → {w['target']}: {w['reason']}")
+        console.print(
+            "[yellow]waiting:[/yellow] " + _lit(f"{w['item']} → {w['target']}: {w['reason']}")
+        )
     for m in data["missed"]:
         console.print(
-            f"[bold red]missed:[/bold red] {m['item']} → {m['target']} at {m['local']}: "
-            f"{m['reason']}"
+            "[bold red]missed:[/bold red] "
+            + _lit(f"{m['item']} → {m['target']} at {m['local']}: {m['reason']}")
         )
     for c in data["conflicts"]:
-        console.print(f"[bold red]conflict:[/bold red] {c['message']}")
+        console.print(f"[bold red]conflict:[/bold red] {_lit(c['message'])}")
     for r in data["runway"]:
         console.print(
-            f"[yellow]runs dry:[/yellow] {r['target']} has {r['items']} item(s) for its next "
-            f"{r['slots']} slots; first empty slot {r['local']}"
+            "[yellow]runs dry:[/yellow] "
+            + _lit(
+                f"{r['target']} has {r['items']} item(s) for its next "
+                f"{r['slots']} slots; first empty slot {r['local']}"
+            )
         )
     for p in data["problems"]:
-        console.print(f"[red]problem:[/red] {p}")
+        console.print(f"[red]problem:[/red] {_lit(str(p))}")
     if not data["calendar"] and not data["waiting"]:
         console.print("nothing planned: no slots and nothing queued")
 
@@ -320,10 +369,10 @@ def print_history(rows: list[AttemptRow]) -> None:
     for r in rows:
         table.add_row(
             r.at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.slug,
-            r.target,
+            _lit(r.slug),
+            _lit(r.target),
             str(r.attempt),
-            r.outcome,
-            r.error or r.url or r.remote_id or "",
+            _lit(r.outcome),
+            _lit(r.error or r.url or r.remote_id or ""),
         )
     console.print(table)

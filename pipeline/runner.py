@@ -20,7 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.captions import write_caption
 from pipeline.config import Settings
-from pipeline.errors import QuotecastError
+from pipeline.errors import UNUSUAL_TEXT, QuotecastError, is_system_error, unexpected
+from pipeline.item_refs import theme_problem
 from pipeline.items import Item, Problem, QueueScan, load_queue
 from pipeline.ledger import Ledger, LedgerError, PostRow, default_owner, utcnow
 from pipeline.ledger_faults import DISK_ERRNOS, LedgerFault, describe
@@ -260,11 +261,22 @@ class Runner:
                 msg = f"cannot set up target {target!r}: {exc}; fix its [targets.{target}] options"
                 log.error("%s → %s: %s", item.slug, target, msg)
                 return Outcome(item.slug, target, "error", error=msg)
+        if why := theme_problem(item, self.settings):
+            msg = f"{item.path}: theme: {why}"
+            log.error("%s → %s: cannot prepare: %s", item.slug, target, msg)
+            return Outcome(item.slug, target, "error", error=msg)
         try:
             post, path = self.build_post(item, target, pub.limits if pub else None)
         except QuotecastError as exc:
             log.error("%s → %s: cannot prepare: %s", item.slug, target, exc)
             return Outcome(item.slug, target, "error", error=str(exc))
+        except Exception as exc:  # one item's surprise (a font, a template) never stops the pass
+            if is_system_error(exc):
+                raise
+            msg = f"{item.path}: " + unexpected(exc, "preparing the card and caption", UNUSUAL_TEXT)
+            log.error("%s → %s: cannot prepare: %s", item.slug, target, msg)
+            log.debug("%s → %s: preparing failed", item.slug, target, exc_info=True)
+            return Outcome(item.slug, target, "error", error=msg)
         if pub is None:
             return Outcome(item.slug, target, "dry-run", card_path=path, caption=post.caption)
         assert self.ledger is not None

@@ -150,7 +150,9 @@ def test_a_dry_run_before_the_first_post_is_still_a_fresh_start(bare_project: Pr
 def test_an_unusable_ledger_url_is_one_line(bare_project: Project, url: str, says: str) -> None:
     bare_project.write_config(OUTBOX_CONFIG)
     add_items(bare_project, "alpha")
-    result = bare_project.run("publish", "--now", "--all", "--yes", env={"QUOTECAST_LEDGER_URL": url})
+    result = bare_project.run(
+        "publish", "--now", "--all", "--yes", env={"QUOTECAST_LEDGER_URL": url}
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     line = one_error_line(result, says)
     assert "CANARY-pw-1" not in line + result.stdout

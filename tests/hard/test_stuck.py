@@ -59,7 +59,9 @@ def test_a_killed_daemons_stuck_post_is_seen_and_settled_without_a_due_pass(
         status = project.run("status")
         assert status.returncode == 0, status.stderr
         assert "daemon: stale" in status.stdout, status.stdout
-        early = project.run("publish", "--now", "--all", "--yes", env=net.env)  # within the lease: said, not sent
+        early = project.run(
+            "publish", "--now", "--all", "--yes", env=net.env
+        )  # within the lease: said, not sent
         assert "still sending alpha → mastodon" in early.stdout, early.stdout
         assert net.create_requests() == 1
 
