@@ -23,10 +23,9 @@ from pydantic_settings import (
 )
 
 from pipeline.errors import ConfigError
+from pipeline.resources import EXAMPLE_CONFIG, FONTS_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_CONFIG = ROOT / "config.example.toml"
-FONTS_DIR = ROOT / "assets" / "fonts"
+__all__ = ["EXAMPLE_CONFIG", "FONTS_DIR"]  # re-exported: render and bio read fonts from here
 
 _SECRET_KEY = re.compile(
     r"(^|_)(password|passwd|secret|token|api_key|apikey|private_key|bearer)($|_)", re.I
