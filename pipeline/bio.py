@@ -33,8 +33,8 @@ from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.items import Item, load_queue
 from pipeline.ledger import Ledger, PostRow
-from pipeline.resources import templates_dir
 from pipeline.links import LinkError, absolute, page_path, with_utm
+from pipeline.resources import templates_dir
 from pipeline.site_deploy import DeployResult, deploy
 
 log = logging.getLogger("quotecast")
