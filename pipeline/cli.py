@@ -134,22 +134,11 @@ def main() -> None:
 @pass_ctx
 def init(ctx: Ctx) -> None:
     """Write config.toml from the example and create queue/ (never overwrites)."""
-    from pipeline.config import EXAMPLE_CONFIG
+    from pipeline.project_init import init_project
 
     target = Path(ctx.config) if ctx.config else Path("config.toml")
-    try:
-        # "x": create only; never overwrites, not even through a race or a dangling link
-        with target.open("x", encoding="utf-8") as fh:
-            fh.write(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-        click.echo(f"wrote {target}")
-    except FileExistsError:
-        click.echo(f"{target} already exists; left unchanged")
-    queue = target.parent / "queue"
-    if queue.exists():
-        click.echo(f"{queue}/ already exists; left unchanged")
-    else:
-        queue.mkdir(parents=True)
-        click.echo(f"created {queue}/")
+    for line in init_project(target):
+        click.echo(line)
     click.echo(
         "next: put secrets in .env (see README), drop a quote in queue/, run `quotecast check`"
     )
