@@ -1,4 +1,7 @@
-"""Settings: defaults < config.toml < environment (QUOTECAST_…) < .env.
+"""Settings: defaults < config.toml < .env < real environment variables (QUOTECAST_…).
+
+The order every pydantic-settings (and twelve-factor) tool uses: what is set in the
+process environment for this one run beats the project's .env, which beats the file.
 
 Secrets are never read from config.toml: a secret-looking key there is an
 error that names the environment variable to use instead. Relative paths in
@@ -253,8 +256,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # earlier wins: .env over environment over the TOML passed as init kwargs
-        return (_KnownFieldsOnly(settings_cls, dotenv_settings), env_settings, init_settings)
+        # earlier wins: environment over .env over the TOML (passed as init kwargs by
+        # load_settings, the only constructor) over the defaults
+        return (env_settings, _KnownFieldsOnly(settings_cls, dotenv_settings), init_settings)
 
     # -- derived -----------------------------------------------------------------
     @property
@@ -290,14 +294,14 @@ class Settings(BaseSettings):
         return [name for name, t in self.targets.items() if t.enabled]
 
     def target_secrets(self, target: str, names: tuple[str, ...]) -> dict[str, SecretStr]:
-        """Secrets for one target from .env then the environment; nothing else."""
+        """Secrets for one target from the environment, else .env; nothing else."""
         from pipeline.publishers.base import secret_env_name
 
         dotenv = _read_dotenv(self.env_file)
         found: dict[str, SecretStr] = {}
         for key in names:
             var = secret_env_name(target, key)
-            value = dotenv.get(var) or os.environ.get(var)
+            value = os.environ.get(var) or dotenv.get(var)
             if value:
                 found[key] = SecretStr(value)
         return found
