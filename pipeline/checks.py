@@ -17,6 +17,7 @@ class CheckResult:
     item_count: int = 0
     problems: list[Problem] = field(default_factory=list)
     ok_lines: list[str] = field(default_factory=list)
+    ok_items: list[tuple[str, list[str]]] = field(default_factory=list)  # slug, its targets
 
 
 def run_checks(settings: Settings, render: bool = True) -> CheckResult:
@@ -66,4 +67,5 @@ def run_checks(settings: Settings, render: bool = True) -> CheckResult:
         if not bad:
             result.item_count += 1
             result.ok_lines.append(f"ok  {item.slug}  → {', '.join(targets) or '(no targets)'}")
+            result.ok_items.append((item.slug, list(targets)))
     return result

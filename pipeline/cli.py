@@ -37,9 +37,9 @@ class Ctx:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from pipeline.config import load_settings
+            from pipeline.config import load_settings, require_config_path
 
-            self._settings = load_settings(self.config)
+            self._settings = load_settings(require_config_path(self.config))
             level = self._settings.log_level if self.daemon else "WARNING"
             setup_logging(
                 level, self.verbose, self.log_format, self._settings.dotenv_secret_values()
@@ -145,14 +145,20 @@ def init(ctx: Ctx) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (README: --json).")
 @handle_errors
 @pass_ctx
-def check(ctx: Ctx) -> None:
+def check(ctx: Ctx, as_json: bool) -> None:
     """Validate the config and every queue file; list problems as file:line: field: message."""
     from pipeline.checks import run_checks
 
     s = ctx.settings
     result = run_checks(s)
+    if as_json:
+        from pipeline import machine
+
+        click.echo(machine.dump(machine.check(result)))
+        sys.exit(1 if result.problems else 0)
     for line in result.ok_lines:
         click.echo(line)
     for problem in result.problems:
@@ -223,9 +229,10 @@ def add(
 
 @cli.command(name="import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (README: --json).")
 @handle_errors
 @pass_ctx
-def import_(ctx: Ctx, csv_file: Path) -> None:
+def import_(ctx: Ctx, csv_file: Path, as_json: bool) -> None:
     """Turn a CSV export (header row naming the fields) into queue files."""
     from zoneinfo import ZoneInfo
 
@@ -237,6 +244,11 @@ def import_(ctx: Ctx, csv_file: Path) -> None:
         report = import_csv(csv_file, s.queue_path, ZoneInfo(s.schedule.timezone))
     except ItemError as exc:
         raise QuotecastError("; ".join(str(p) for p in exc.problems)) from None
+    if as_json:
+        from pipeline import machine
+
+        click.echo(machine.dump(machine.import_(report, csv_file)))
+        sys.exit(1 if report.refused else 0)
     for path in report.created:
         click.echo(f"created {path}")
     for rowno, path in report.existing:
@@ -259,10 +271,16 @@ def import_(ctx: Ctx, csv_file: Path) -> None:
 @click.option("--now", "now", is_flag=True, help="Publish everything pending now.")
 @click.option("--target", "-t", "targets", multiple=True, help="Only these targets (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Render and caption only; claim and write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (README: --json).")
 @handle_errors
 @pass_ctx
 def publish(
-    ctx: Ctx, slugs: tuple[str, ...], now: bool, targets: tuple[str, ...], dry_run: bool
+    ctx: Ctx,
+    slugs: tuple[str, ...],
+    now: bool,
+    targets: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
     """Run one publishing pass: render, caption, claim, publish, record."""
     from pipeline.errors import QuotecastError
@@ -281,7 +299,12 @@ def publish(
         from pipeline.hooks import after_posting
 
         after_posting(s)
-    print_pass_report(report, s, dry_run=dry_run)
+    if as_json:
+        from pipeline import machine
+
+        click.echo(machine.dump(machine.publish(report, dry_run)))
+    else:
+        print_pass_report(report, s, dry_run=dry_run)
     if not report.ok:
         sys.exit(1)
 
@@ -444,10 +467,16 @@ def bio(ctx: Ctx, no_deploy: bool) -> None:
 @click.option("--format", "-f", "formats", multiple=True, help="Only this format (repeatable).")
 @click.option("--theme", "-t", help="Use this theme instead of each item's own.")
 @click.option("--sheet", is_flag=True, help="Also write contact-sheet.png of every card.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (README: --json).")
 @handle_errors
 @pass_ctx
 def render(
-    ctx: Ctx, slugs: tuple[str, ...], formats: tuple[str, ...], theme: str | None, sheet: bool
+    ctx: Ctx,
+    slugs: tuple[str, ...],
+    formats: tuple[str, ...],
+    theme: str | None,
+    sheet: bool,
+    as_json: bool,
 ) -> None:
     """Preview cards in var/preview/ as <slug>-<format>.<ext> (no SLUG: every valid item).
 
@@ -461,6 +490,13 @@ def render(
 
     s = ctx.settings
     jobs, failed = plan_cards(s, slugs, formats, theme)
+    if as_json:
+        from pipeline import machine
+
+        report = render_previews(s, sheet=sheet, jobs=jobs)
+        report.failed[:0] = failed
+        click.echo(machine.dump(machine.render(report)))
+        sys.exit(1 if report.failed else 0)
     for slug, _, why in failed:
         click.secho(f"error: {slug}: {why}", fg="red", err=True)
 

@@ -353,6 +353,21 @@ def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
     return default.resolve() if default.is_file() else None
 
 
+def require_config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """Like find_config_path, but no configuration at all is an error, not silent defaults.
+
+    Running with built-in defaults would post to the wrong place and scatter a var/
+    folder wherever the command happened to run; say how to make a config instead.
+    """
+    path = find_config_path(explicit)
+    if path is None:
+        raise ConfigError(
+            f"no configuration found: no config.toml in {Path.cwd()}, no --config and no "
+            "QUOTECAST_CONFIG; run `quotecast init` to create one here, or pass --config PATH"
+        )
+    return path
+
+
 def _secret_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
     found: list[str] = []
     for key, value in data.items():

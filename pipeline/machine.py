@@ -1,0 +1,74 @@
+"""What `--json` prints: one documented shape per command (README, "Machine-readable output").
+
+Pure functions from a command's result to plain data; the command prints it with
+`dump` and exits with the same status as without --json. Keys are only ever added.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.checks import CheckResult
+    from pipeline.items import ImportReport, Problem
+    from pipeline.render.preview import PreviewReport
+    from pipeline.runner import PassReport
+
+
+def dump(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def problem(p: Problem) -> dict[str, Any]:
+    return {"file": str(p.path), "line": p.line, "field": p.field, "message": p.message}
+
+
+def check(result: CheckResult) -> dict[str, Any]:
+    return {
+        "ok": not result.problems,
+        "valid_items": result.item_count,
+        "items": [{"item": slug, "targets": targets} for slug, targets in result.ok_items],
+        "problems": [problem(p) for p in result.problems],
+    }
+
+
+def publish(report: PassReport, dry_run: bool) -> dict[str, Any]:
+    return {
+        "ok": report.ok and not report.problems,
+        "dry_run": dry_run,
+        "posted": report.count("posted"),
+        "already_posted": report.already_posted,
+        "outcomes": [
+            {
+                "item": o.slug,
+                "target": o.target,
+                "result": o.result,
+                "url": o.url,
+                "error": o.error,
+                "card": str(o.card_path) if o.card_path else None,
+            }
+            for o in report.outcomes
+        ],
+        "problems": [problem(p) for p in report.problems],
+    }
+
+
+def import_(report: ImportReport, csv_file: Path) -> dict[str, Any]:
+    return {
+        "ok": not report.refused,
+        "file": str(csv_file),
+        "created": [str(p) for p in report.created],
+        "existing": [{"row": row, "file": str(p)} for row, p in report.existing],
+        "refused": [{"row": row, "message": msg} for row, msg in report.refused],
+    }
+
+
+def render(report: PreviewReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "cards": [{"item": s, "format": f, "file": str(p)} for s, f, p in report.written],
+        "failed": [{"item": s, "format": f, "error": why} for s, f, why in report.failed],
+        "sheet": str(report.sheet) if report.sheet else None,
+    }
