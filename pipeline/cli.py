@@ -325,6 +325,19 @@ def status(ctx: Ctx, as_json: bool) -> None:
 
 
 @cli.command()
+@handle_errors
+@pass_ctx
+def health(ctx: Ctx) -> None:
+    """Exit 0 if the daemon's heartbeat is fresh, else 1 (for container health checks)."""
+    from pipeline.health import daemon_health
+
+    result = daemon_health(ctx.settings)
+    click.echo(result.message)
+    if not result.alive:
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("slug", required=False)
 @click.option("--limit", default=50, show_default=True, help="Most recent attempts to show.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
