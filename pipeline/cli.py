@@ -145,7 +145,7 @@ def init(ctx: Ctx) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (README: --json).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
 def check(ctx: Ctx, as_json: bool) -> None:
@@ -229,7 +229,7 @@ def add(
 
 @cli.command(name="import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (README: --json).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
 def import_(ctx: Ctx, csv_file: Path, as_json: bool) -> None:
@@ -271,7 +271,7 @@ def import_(ctx: Ctx, csv_file: Path, as_json: bool) -> None:
 @click.option("--now", "now", is_flag=True, help="Publish everything pending now.")
 @click.option("--target", "-t", "targets", multiple=True, help="Only these targets (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Render and caption only; claim and write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (README: --json).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
 def publish(
@@ -480,7 +480,7 @@ def bio(ctx: Ctx, no_deploy: bool) -> None:
 @click.option("--format", "-f", "formats", multiple=True, help="Only this format (repeatable).")
 @click.option("--theme", "-t", help="Use this theme instead of each item's own.")
 @click.option("--sheet", is_flag=True, help="Also write contact-sheet.png of every card.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (README: --json).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
 def render(
