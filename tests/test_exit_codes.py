@@ -66,9 +66,9 @@ def test_130_when_interrupted(bare_project: Project) -> None:
         )
         bare_project.add_item(
             "waiting.toml",
-            'quote = "Patience."\nauthor = "Someone"\npublish_at = 2020-01-01T09:00:00Z\n',
+            'quote = "Patience."\nauthor = "Someone"\n',
         )
-        proc = bare_project.popen("publish", "--now")
+        proc = bare_project.popen("publish", "--now", "waiting")
         try:
             listener.settimeout(120)
             conn, _ = listener.accept()  # the post is now in flight

@@ -15,9 +15,7 @@ WIDTH = 100
 
 
 def _help(args: list[str]) -> str:
-    result = CliRunner().invoke(
-        cli, [*args, "--help"], prog_name="quotecast", terminal_width=WIDTH
-    )
+    result = CliRunner().invoke(cli, [*args, "--help"], prog_name="quotecast", terminal_width=WIDTH)
     if result.exit_code != 0:
         raise RuntimeError(f"quotecast {' '.join(args)} --help failed: {result.output}")
     text = result.output.rstrip() + "\n"
