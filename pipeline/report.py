@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.config import Settings
-from pipeline.health import daemon_status
+from pipeline.health import daemon_status as daemon_status  # re-exported
 from pipeline.items import load_queue
 from pipeline.ledger import AttemptRow, Ledger, utcnow
 from pipeline.runner import PassReport, targets_for
