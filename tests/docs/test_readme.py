@@ -49,3 +49,20 @@ def test_the_60_second_tour_runs_in_an_empty_folder(tmp_path: Path) -> None:
         assert r.returncode == 0, f"{shlex.join(words)}:\n{r.stdout}\n{r.stderr}"
         assert "Traceback" not in r.stderr, r.stderr
     assert (tmp_path / "config.toml").is_file() and any((tmp_path / "queue").iterdir())
+
+
+def test_the_documented_shell_completion_lines_print_a_completion_script() -> None:
+    text = README.read_text(encoding="utf-8")
+    shells = re.findall(r"_QUOTECAST_COMPLETE=(\w+)_source quotecast", text)
+    assert sorted(shells) == ["bash", "fish", "zsh"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTECAST_")}
+    for shell in shells:
+        r = subprocess.run(
+            [sys.executable, "-c", "from pipeline.cli import main; main()"],
+            env={**env, "_QUOTECAST_COMPLETE": f"{shell}_source"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        assert "_QUOTECAST_COMPLETE" in r.stdout and "quotecast" in r.stdout, r.stdout
