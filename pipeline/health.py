@@ -7,8 +7,6 @@ this reads only the heartbeat the daemon writes and judges it as `status` does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from pipeline.config import Settings
 from pipeline.ledger import Ledger, utcnow
@@ -20,15 +18,9 @@ class Health:
     message: str
 
 
-def daemon_status(beat_at: datetime, info: dict[str, Any], now: datetime) -> str:
-    """alive | stale (no heartbeat for longer than it promised) | stopped (exited cleanly)."""
-    if info.get("state") == "stopped":
-        return "stopped"
-    stale_after = float(info.get("stale_after", 180))
-    return "alive" if (now - beat_at).total_seconds() <= stale_after else "stale"
-
-
 def daemon_health(settings: Settings) -> Health:
+    from pipeline.report import daemon_status  # the one judgement `status` also shows
+
     ledger = Ledger.open(settings.data_path, settings.ledger_address)
     try:
         beat = ledger.heartbeat("daemon")

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.config import Settings
-from pipeline.health import daemon_status as daemon_status  # re-exported
 from pipeline.items import load_queue
 from pipeline.ledger import AttemptRow, Ledger, utcnow
 from pipeline.runner import PassReport, targets_for
@@ -101,6 +100,14 @@ def status_data(s: Settings) -> dict[str, Any]:
         "daemon": daemon,
         "counts": _counts(out),
     }
+
+
+def daemon_status(beat_at: datetime, info: dict[str, Any], now: datetime) -> str:
+    """alive | stale (no heartbeat for longer than it promised) | stopped (exited cleanly)."""
+    if info.get("state") == "stopped":
+        return "stopped"
+    stale_after = float(info.get("stale_after", 180))
+    return "alive" if (now - beat_at).total_seconds() <= stale_after else "stale"
 
 
 def _row_entry(r: Any) -> dict[str, Any]:
