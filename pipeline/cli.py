@@ -480,16 +480,10 @@ def bio(ctx: Ctx, no_deploy: bool) -> None:
 @click.option("--format", "-f", "formats", multiple=True, help="Only this format (repeatable).")
 @click.option("--theme", "-t", help="Use this theme instead of each item's own.")
 @click.option("--sheet", is_flag=True, help="Also write contact-sheet.png of every card.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
 def render(
-    ctx: Ctx,
-    slugs: tuple[str, ...],
-    formats: tuple[str, ...],
-    theme: str | None,
-    sheet: bool,
-    as_json: bool,
+    ctx: Ctx, slugs: tuple[str, ...], formats: tuple[str, ...], theme: str | None, sheet: bool
 ) -> None:
     """Preview cards in var/preview/ as <slug>-<format>.<ext> (no SLUG: every valid item).
 
@@ -503,13 +497,6 @@ def render(
 
     s = ctx.settings
     jobs, failed = plan_cards(s, slugs, formats, theme)
-    if as_json:
-        from pipeline import machine
-
-        report = render_previews(s, sheet=sheet, jobs=jobs)
-        report.failed[:0] = failed
-        click.echo(machine.dump(machine.render(report)))
-        sys.exit(1 if report.failed else 0)
     for slug, _, why in failed:
         click.secho(f"error: {slug}: {why}", fg="red", err=True)
 

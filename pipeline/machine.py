@@ -1,4 +1,6 @@
-"""What `--json` prints: one documented shape per command (README, "Machine-readable output").
+"""What `--json` prints for check, publish and import: one documented shape per command.
+
+(`render --json`, the layout report of each card, belongs to the renderer.)
 
 Pure functions from a command's result to plain data; the command prints it with
 `dump` and exits with the same status as without --json. Keys are only ever added.
@@ -13,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pipeline.checks import CheckResult
     from pipeline.items import ImportReport, Problem
-    from pipeline.render.preview import PreviewReport
     from pipeline.runner import PassReport
 
 
@@ -62,13 +63,4 @@ def import_(report: ImportReport, csv_file: Path) -> dict[str, Any]:
         "created": [str(p) for p in report.created],
         "existing": [{"row": row, "file": str(p)} for row, p in report.existing],
         "refused": [{"row": row, "message": msg} for row, msg in report.refused],
-    }
-
-
-def render(report: PreviewReport) -> dict[str, Any]:
-    return {
-        "ok": report.ok,
-        "cards": [{"item": s, "format": f, "file": str(p)} for s, f, p in report.written],
-        "failed": [{"item": s, "format": f, "error": why} for s, f, why in report.failed],
-        "sheet": str(report.sheet) if report.sheet else None,
     }

@@ -1,4 +1,4 @@
-"""`--json` on check, publish, import and render: the shapes the README documents."""
+"""`--json` on check, publish and import: the shapes the README documents."""
 
 from __future__ import annotations
 
@@ -62,15 +62,3 @@ def test_import_json_names_created_existing_and_refused_rows(project: Project) -
 
     code, data = _json(project, "import", str(csv), "--json")
     assert data["created"] == [] and data["existing"][0]["row"] == 2
-
-
-def test_render_json_lists_each_card_file(project: Project) -> None:
-    code, data = _json(project, "render", SLUG, "--format", "square", "--json")
-    assert code == 0 and data["ok"] is True and data["failed"] == [] and data["sheet"] is None
-    (card,) = data["cards"]
-    assert card["item"] == SLUG and card["format"] == "square"
-    assert card["file"].endswith(f"{SLUG}-square.png")
-
-    code, data = _json(project, "render", "no-such-item", "--json")
-    assert code == 1 and data["ok"] is False
-    assert data["failed"][0]["item"] == "no-such-item" and data["failed"][0]["error"]
