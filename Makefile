@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean goldens
+.PHONY: demo test lint typecheck pytest bench clean goldens wheel docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,5 +39,13 @@ bench: $(STAMP)
 goldens: $(STAMP)
 	QUOTECAST_REGENERATE_GOLDENS=1 $(BIN)/python -m pytest -q tests/render -k golden
 
+# README.md's command reference, regenerated from --help (tests fail while it is stale)
+docs: $(STAMP)
+	$(BIN)/cog -r -I . README.md
+
+# dist/quotecast-*.whl: fonts, their licences, templates and the example config inside
+wheel: $(STAMP)
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist .
+
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var dist .mypy_cache .ruff_cache .pytest_cache

@@ -34,11 +34,12 @@ from pipeline.errors import QuotecastError
 from pipeline.items import Item, load_queue
 from pipeline.ledger import Ledger, PostRow
 from pipeline.links import LinkError, absolute, page_path, with_utm
+from pipeline.resources import templates_dir
 from pipeline.site_deploy import DeployResult, deploy
 
 log = logging.getLogger("quotecast")
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = templates_dir()
 CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; font-src 'self'; "
     "base-uri 'none'; form-action 'none'"

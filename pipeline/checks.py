@@ -27,6 +27,7 @@ class CheckResult:
     problems: list[Problem] = field(default_factory=list)
     ok_lines: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    ok_items: list[tuple[str, list[str]]] = field(default_factory=list)  # slug, its targets
 
 
 @dataclass
@@ -59,6 +60,7 @@ def run_checks(settings: Settings, render: bool = True, today: date | None = Non
                 f"(no targets: {NO_TARGETS})" if posts_nowhere(item) else "(no enabled targets)"
             )
             result.ok_lines.append(f"ok  {item.slug}  → {where}")
+            result.ok_items.append((item.slug, list(targets)))
     return result
 
 

@@ -39,9 +39,9 @@ class Ctx:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from pipeline.config import load_settings
+            from pipeline.config import load_settings, require_config_path
 
-            self._settings = load_settings(self.config)
+            self._settings = load_settings(require_config_path(self.config))
             level = self._settings.log_level if self.daemon else "WARNING"
             setup_logging(
                 level, self.verbose, self.log_format, self._settings.dotenv_secret_values()
@@ -143,22 +143,11 @@ def main() -> None:
 @pass_ctx
 def init(ctx: Ctx) -> None:
     """Write config.toml from the example and create queue/ (never overwrites)."""
-    from pipeline.config import EXAMPLE_CONFIG
+    from pipeline.project_init import init_project
 
     target = Path(ctx.config) if ctx.config else Path("config.toml")
-    try:
-        # "x": create only; never overwrites, not even through a race or a dangling link
-        with target.open("x", encoding="utf-8") as fh:
-            fh.write(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-        click.echo(f"wrote {target}")
-    except FileExistsError:
-        click.echo(f"{target} already exists; left unchanged")
-    queue = target.parent / "queue"
-    if queue.exists():
-        click.echo(f"{queue}/ already exists; left unchanged")
-    else:
-        queue.mkdir(parents=True)
-        click.echo(f"created {queue}/")
+    for line in init_project(target):
+        click.echo(line)
     click.echo(
         "next: put secrets in .env (see README), drop a quote in queue/, run `quotecast check`"
     )
@@ -170,9 +159,10 @@ def init(ctx: Ctx) -> None:
     is_flag=True,
     help="Also ask the networks about each target's access token and record its expiry.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
-def check(ctx: Ctx, online: bool) -> None:
+def check(ctx: Ctx, online: bool, as_json: bool) -> None:
     """Validate the config and every queue file; list problems as file:line: field: message."""
     from pipeline.checks import run_checks
 
@@ -180,6 +170,11 @@ def check(ctx: Ctx, online: bool) -> None:
     result = run_checks(s)
     if online:
         result.problems.extend(_check_tokens(s, result.warnings))
+    if as_json:
+        from pipeline import machine
+
+        click.echo(machine.dump(machine.check(result)))
+        sys.exit(1 if result.problems else 0)
     for line in result.ok_lines:
         click.echo(line)
     for warning in result.warnings:
@@ -294,9 +289,10 @@ def _add_problem(p: Problem) -> str:
 
 @cli.command(name="import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
-def import_(ctx: Ctx, csv_file: Path) -> None:
+def import_(ctx: Ctx, csv_file: Path, as_json: bool) -> None:
     """Turn a CSV export (header row naming the fields) into queue files."""
     from zoneinfo import ZoneInfo
 
@@ -310,6 +306,11 @@ def import_(ctx: Ctx, csv_file: Path) -> None:
         report = import_csv(csv_file, s.queue_path, tz, vet=vet_with_check(s))
     except ItemError as exc:
         raise QuotecastError("; ".join(str(p) for p in exc.problems)) from None
+    if as_json:
+        from pipeline import machine
+
+        click.echo(machine.dump(machine.import_(report, csv_file)))
+        sys.exit(1 if report.refused else 0)
     for path in report.created:
         click.echo(f"created {path}")
     for rowno, path in report.existing:
@@ -343,6 +344,7 @@ def import_(ctx: Ctx, csv_file: Path) -> None:
     "--dry-run", is_flag=True, help="List what the same form would post; claim and send nothing."
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --all (for scripts).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
 def publish(
@@ -353,6 +355,7 @@ def publish(
     targets: tuple[str, ...],
     dry_run: bool,
     yes: bool,
+    as_json: bool,
 ) -> None:
     """Publish on request: render, caption, claim, publish, record.
 
@@ -390,7 +393,12 @@ def publish(
     finally:
         if ledger is not None:
             ledger.close()
-    print_pass_report(report, s, dry_run=dry_run, selection=selection)
+    if as_json:
+        from pipeline import machine
+
+        click.echo(machine.dump(machine.publish(report, dry_run)))
+    else:
+        print_pass_report(report, s, dry_run=dry_run, selection=selection)
     if not report.ok:
         sys.exit(1)
 
@@ -427,6 +435,19 @@ def status(ctx: Ctx, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print_status(data)
+
+
+@cli.command()
+@handle_errors
+@pass_ctx
+def health(ctx: Ctx) -> None:
+    """Exit 0 if the daemon's heartbeat is fresh, else 1 (for container health checks)."""
+    from pipeline.health import daemon_health
+
+    result = daemon_health(ctx.settings)
+    click.echo(result.message)
+    if not result.alive:
+        sys.exit(1)
 
 
 @cli.command()

@@ -1,4 +1,7 @@
-"""Settings: defaults < config.toml < environment (QUOTECAST_…) < .env.
+"""Settings: defaults < config.toml < .env < real environment variables (QUOTECAST_…).
+
+The order every pydantic-settings (and twelve-factor) tool uses: what is set in the
+process environment for this one run beats the project's .env, which beats the file.
 
 Secrets are never read from config.toml: a secret-looking key there is an
 error that names the environment variable to use instead. Relative paths in
@@ -23,10 +26,9 @@ from pydantic_settings import (
 )
 
 from pipeline.errors import ConfigError
+from pipeline.resources import EXAMPLE_CONFIG, FONTS_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_CONFIG = ROOT / "config.example.toml"
-FONTS_DIR = ROOT / "assets" / "fonts"
+__all__ = ["EXAMPLE_CONFIG", "FONTS_DIR"]  # re-exported: render and bio read fonts from here
 
 # the one rule for a secret-looking setting name, applied to its words: "accessToken",
 # "X-Api-Key", "api_key" and "APIKEY" are all secret names
@@ -272,8 +274,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # earlier wins: .env over environment over the TOML passed as init kwargs
-        return (_KnownFieldsOnly(settings_cls, dotenv_settings), env_settings, init_settings)
+        # earlier wins: environment over .env over the TOML (passed as init kwargs by
+        # load_settings, the only constructor) over the defaults
+        return (env_settings, _KnownFieldsOnly(settings_cls, dotenv_settings), init_settings)
 
     # -- derived -----------------------------------------------------------------
     @property
@@ -309,14 +312,14 @@ class Settings(BaseSettings):
         return [name for name, t in self.targets.items() if t.enabled]
 
     def target_secrets(self, target: str, names: tuple[str, ...]) -> dict[str, SecretStr]:
-        """Secrets for one target from .env then the environment; nothing else."""
+        """Secrets for one target from the environment, else .env; nothing else."""
         from pipeline.publishers.base import secret_env_name
 
         dotenv = _read_dotenv(self.env_file)
         found: dict[str, SecretStr] = {}
         for key in names:
             var = secret_env_name(target, key)
-            value = dotenv.get(var) or os.environ.get(var)
+            value = os.environ.get(var) or dotenv.get(var)
             if value:
                 found[key] = SecretStr(value)
         return found
@@ -366,6 +369,21 @@ def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
         return path.resolve()
     default = Path.cwd() / "config.toml"
     return default.resolve() if default.is_file() else None
+
+
+def require_config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """Like find_config_path, but no configuration at all is an error, not silent defaults.
+
+    Running with built-in defaults would post to the wrong place and scatter a var/
+    folder wherever the command happened to run; say how to make a config instead.
+    """
+    path = find_config_path(explicit)
+    if path is None:
+        raise ConfigError(
+            f"no configuration found: no config.toml in {Path.cwd()}, no --config and no "
+            "QUOTECAST_CONFIG; run `quotecast init` to create one here, or pass --config PATH"
+        )
+    return path
 
 
 def _secret_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:

@@ -25,3 +25,32 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def create_new(path: Path, data: bytes, mode: int = 0o644) -> bool:
+    """Create `path` with `data` all at once, never replacing anything already there.
+
+    Returns False if `path` exists (a dangling symlink counts: nothing is written through
+    it). The data goes to a temp file first and is hard-linked into place, which fails
+    rather than overwrites; on any error nothing is left behind, so running again works.
+    """
+    if os.path.lexists(path):
+        return False
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: rename, after a last look
+            if os.path.lexists(path):
+                return False
+            os.replace(tmp, path)
+        return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -21,15 +21,45 @@ def test_example_config_loads_with_every_section(project: Project) -> None:
     assert s.data_path == project.root / "var"
 
 
-def test_environment_beats_toml_and_dotenv_beats_environment(
+def test_nested_key_environment_beats_dotenv_beats_toml_beats_default(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(project.root)
-    assert load_settings(project.config).schedule.timezone == "Europe/London"
-    monkeypatch.setenv("QUOTECAST_SCHEDULE__TIMEZONE", "America/New_York")
-    assert load_settings(project.config).schedule.timezone == "America/New_York"
+    project.write_config(project.config.read_text().replace('timezone = "Europe/London"', ""))
+    assert load_settings(project.config).schedule.timezone == "UTC"  # the default
+    project.write_config(
+        project.config.read_text().replace("[schedule]", '[schedule]\ntimezone = "Europe/London"')
+    )
+    s = load_settings(project.config)
+    assert s.schedule.timezone == "Europe/London"
+    slots = s.schedule.slots
     (project.root / ".env").write_text("QUOTECAST_SCHEDULE__TIMEZONE=Asia/Tokyo\n")
-    assert load_settings(project.config).schedule.timezone == "Asia/Tokyo"
+    s = load_settings(project.config)
+    assert s.schedule.timezone == "Asia/Tokyo"
+    assert s.schedule.slots == slots  # a nested override keeps the file's sibling keys
+    monkeypatch.setenv("QUOTECAST_SCHEDULE__TIMEZONE", "America/New_York")
+    s = load_settings(project.config)
+    assert s.schedule.timezone == "America/New_York"
+    assert s.schedule.slots == slots
+
+
+def test_secret_environment_beats_dotenv(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project.root)
+    (project.root / ".env").write_text(
+        "QUOTECAST_X_ACCESS_TOKEN=from-dotenv\nQUOTECAST_LEDGER_URL=sqlite:///from-dotenv.db\n"
+    )
+    s = load_settings(project.config)
+    assert s.target_secrets("x", ("access_token",))["access_token"].get_secret_value() == (
+        "from-dotenv"
+    )
+    assert s.ledger_address == "sqlite:///from-dotenv.db"
+    monkeypatch.setenv("QUOTECAST_X_ACCESS_TOKEN", "from-env")
+    monkeypatch.setenv("QUOTECAST_LEDGER_URL", "sqlite:///from-env.db")
+    s = load_settings(project.config)
+    assert s.target_secrets("x", ("access_token",))["access_token"].get_secret_value() == (
+        "from-env"
+    )
+    assert s.ledger_address == "sqlite:///from-env.db"
 
 
 def test_secrets_come_from_env_and_dotenv_only(
@@ -42,11 +72,6 @@ def test_secrets_come_from_env_and_dotenv_only(
     assert got["access_token"].get_secret_value() == "from-env"
     assert "api_key" not in got
     assert "from-env" not in repr(got)  # SecretStr hides the value
-    (project.root / ".env").write_text("QUOTECAST_X_ACCESS_TOKEN=from-dotenv\n")
-    s = load_settings(project.config)
-    assert s.target_secrets("x", ("access_token",))["access_token"].get_secret_value() == (
-        "from-dotenv"
-    )
 
 
 def test_secret_in_toml_is_refused_naming_the_variable(project: Project) -> None:

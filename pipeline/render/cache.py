@@ -51,7 +51,9 @@ def _engine_versions() -> list[str | None]:
     import PIL
     from PIL import features
 
-    return [PIL.__version__, features.version("raqm"), features.version("freetype2")]
+    from pipeline.render.shaping import engine_name
+
+    return [PIL.__version__, engine_name(), features.version("raqm"), features.version("freetype2")]
 
 
 def cache_key(

@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.config import FONTS_DIR
+from pipeline.render import shaping
 from pipeline.render.cmap import Coverage, read_coverage
 from pipeline.render.text import clusters, is_emoji, is_ignorable
 
@@ -127,7 +128,7 @@ def load(face: Face, size: int) -> ImageFont.FreeTypeFont:
     px = EMOJI_PX if face.is_emoji else size
     try:
         font = ImageFont.truetype(
-            str(face.path), px, index=face.index, layout_engine=ImageFont.Layout.RAQM
+            str(face.path), px, index=face.index, layout_engine=shaping.layout_engine()
         )
     except OSError as exc:
         raise FontFileError(f"cannot load font {face.path}: {exc}") from None
@@ -191,7 +192,8 @@ def _pick(cluster: str, faces: Chain, previous: Face | None) -> Face:
 
 @lru_cache(maxsize=8192)
 def runs(text: str, faces: Chain) -> tuple[Run, ...]:
-    """Split text into runs of one face each (raises MissingGlyph)."""
+    """Split text into runs of one face each (raises MissingGlyph; RenderError without raqm)."""
+    shaping.require_shaping(text)
     out: list[Run] = []
     previous: Face | None = None
     for cl in clusters(text):
@@ -212,7 +214,9 @@ def runs(text: str, faces: Chain) -> tuple[Run, ...]:
     return tuple(out)
 
 
-def _direction(rtl: bool) -> str:
+def _direction(rtl: bool) -> str | None:
+    if not shaping.uses_raqm():
+        return None  # the basic engine takes no direction (require_shaping refused RTL)
     return "rtl" if rtl else "ltr"
 
 
