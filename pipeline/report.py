@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.config import Settings
-from pipeline.items import load_queue
 from pipeline.ledger import AttemptRow, Ledger, utcnow
-from pipeline.runner import PassReport, targets_for
+from pipeline.queue_cache import load_queue_cached
+from pipeline.targets import targets_for
+
+if TYPE_CHECKING:
+    from pipeline.runner import PassReport
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -62,12 +67,27 @@ def print_pass_report(report: PassReport, s: Settings, dry_run: bool = False) ->
         )
 
 
-def status_data(s: Settings) -> dict[str, Any]:
-    """Every (item, target) with its state, plus the rows that need a person."""
+def status_data(
+    s: Settings,
+    *,
+    limit: int | None = None,
+    since: datetime | None = None,
+    states: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Counts, what needs a person, and the posts (most recent first), filtered and limited.
+
+    `counts` and `needs_attention` always cover everything; `posts` holds the rows
+    that pass `states` and `since` (their newest time at or after it), the newest
+    `limit` of them; `total` says how many passed the filters.
+    """
     tz = ZoneInfo(s.schedule.timezone)
-    scan = load_queue(s.queue_path, tz, check_images=False)
+    scan = load_queue_cached(s.queue_path, tz, s.data_path, check_images=False)
     ledger = Ledger.open(s.data_path, s.ledger_address)
-    rows = {(r.slug, r.target): r for r in ledger.rows()}
+    try:
+        rows = {(r.slug, r.target): r for r in ledger.rows()}
+        beat = ledger.heartbeat("daemon")
+    finally:
+        ledger.close()
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for item in scan.items:
@@ -85,21 +105,37 @@ def status_data(s: Settings) -> dict[str, Any]:
         if key not in seen:
             entry = {"item": r.slug, "target": r.target, **_row_entry(r), "in_queue": False}
             out.append(entry)
-    beat = ledger.heartbeat("daemon")
     daemon: dict[str, Any] | None = None
     if beat is not None:
         owner, at, info = beat
         daemon = {"owner": owner, "last_beat": at.isoformat(), **info}
         daemon["status"] = daemon_status(at, info, utcnow())
         daemon["alive"] = daemon["status"] == "alive"
-    ledger.close()
+    shown = _recent(out, since, states)
     return {
-        "posts": out,
+        "posts": shown[:limit] if limit else shown,
+        "total": len(shown),
         "needs_attention": [e for e in out if e["state"] in ("failed", "unknown")],
         "problems": [str(p) for p in scan.problems],
         "daemon": daemon,
         "counts": _counts(out),
     }
+
+
+def _stamp(e: dict[str, Any]) -> str:
+    """The entry's newest time (ISO, UTC): posted, else last change; pending: none."""
+    return str(e.get("posted_at") or e.get("updated_at") or "")
+
+
+def _recent(
+    entries: list[dict[str, Any]], since: datetime | None, states: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Newest first; entries without a time (never tried) after them, in queue order."""
+    picked = [e for e in entries if not states or e["state"] in states]
+    if since is not None:
+        picked = [e for e in picked if _stamp(e) and datetime.fromisoformat(_stamp(e)) >= since]
+    timed = sorted((e for e in picked if _stamp(e)), key=_stamp, reverse=True)
+    return timed + [e for e in picked if not _stamp(e)]
 
 
 def daemon_status(beat_at: datetime, info: dict[str, Any], now: datetime) -> str:
@@ -154,44 +190,76 @@ def _show_url(url: str) -> str:
     return url
 
 
-def print_status(data: dict[str, Any]) -> None:
-    table = Table(title="quotecast status", show_lines=False)
-    table.add_column("item", overflow="fold")
-    table.add_column("target", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("when (UTC)", no_wrap=True)
-    table.add_column("url / error", overflow="fold")
-    for e in data["posts"]:
-        colour = _COLOURS.get(e["state"], "white")
-        when = _when(
-            e.get("posted_at") or (e.get("updated_at") if e["state"] != "pending" else None)
-        )
-        detail = (
-            _show_url(e["url"])
-            if e.get("url")
-            else e.get("error") or (f"at {e['publish_at']}" if e.get("publish_at") else "")
-        )
-        table.add_row(e["item"], e["target"], f"[{colour}]{e['state']}[/{colour}]", when, detail)
-    console.print(table)
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(data["counts"].items()))
-    console.print(counts or "the queue is empty")
+def shorten(text: str, width: int, keep_end: bool = False) -> str:
+    """At most `width` characters: cut with "…" at the end, or at the start for paths and
+    URLs, whose end (the file, the post id) is the part that tells them apart."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    return "…" + text[-(width - 1) :] if keep_end else text[: width - 1] + "…"
+
+
+def status_line(e: dict[str, Any], width: int) -> Text:
+    """One post on one line of `width` columns: state, time, item → target, url or error."""
+    state = e["state"]
+    when = _when(e.get("posted_at") or (e.get("updated_at") if state != "pending" else None))
+    url = e.get("url")
+    detail = (
+        _show_url(url)
+        if url
+        else e.get("error") or (f"at {_when(e['publish_at'])}" if e.get("publish_at") else "")
+    )
+    head = f"{state:<8} {when or '—':<16} "
+    room = max(width - len(head), 24)
+    # the item and target get what they need, up to half the room when there is a detail
+    most = room if not detail else max(room - min(len(detail), room // 2) - 2, room // 2)
+    target = shorten(e["target"], 14)
+    item = shorten(e["item"], max(most - len(target) - 3, 8))
+    line = Text(head, no_wrap=True, overflow="ellipsis")
+    line.stylize(_COLOURS.get(state, "white"), 0, len(state))
+    line.append(f"{item} → {target}")
+    left = width - len(line.plain) - 2
+    if detail and left >= 4:
+        line.append("  " + shorten(detail, left, keep_end=bool(url)))
+    return line
+
+
+def print_status(data: dict[str, Any], hint: str = "") -> None:
+    """Counts and what needs a person first, then the most recent posts, one line each."""
+    width = console.width
+    counts = ", ".join(f"{n:,} {k}" for k, n in sorted(data["counts"].items()))
+    total = sum(data["counts"].values())
+    console.print(
+        Text(f"quotecast status: {total:,} posts ({counts})" if total else "the queue is empty")
+    )
     for e in data["needs_attention"]:
         how = (
             f"quotecast resolve {e['item']} {e['target']} --posted URL | --not-posted"
             if e["state"] == "unknown"
             else f"quotecast retry {e['item']} --target {e['target']}"
         )
-        console.print(
-            f"[bold red]needs you:[/bold red] {e['item']} → {e['target']} is {e['state']}: "
-            f"{e.get('error', '')}\n    then: {how}"
-        )
+        line = Text("needs you: ", style="bold red")
+        line.append(f"{e['item']} → {e['target']} is {e['state']}: {e.get('error', '')}")
+        console.print(line)
+        console.print(Text(f"    then: {how}"))
     for p in data["problems"]:
-        console.print(f"[red]problem:[/red] {p}")
+        console.print(Text("problem: ", style="red") + Text(str(p)))
     d = data.get("daemon")
     if d:
         print_daemon(d)
     else:
         console.print("daemon: never ran (start it with `quotecast run`)")
+    posts = data["posts"]
+    if not posts:
+        if total:
+            console.print(Text("no posts match" + (f" ({hint})" if hint else "")))
+        return
+    more = data.get("total", len(posts)) - len(posts)
+    title = f"most recent {len(posts):,} of {data.get('total', len(posts)):,}" if more else ""
+    console.print(Text(title + (f" ({hint})" if hint and more else ""), style="bold"))
+    for e in posts:
+        console.print(status_line(e, width), no_wrap=True, overflow="ellipsis", crop=True)
 
 
 def print_daemon(d: dict[str, Any]) -> None:
@@ -252,17 +320,48 @@ def print_plan(data: dict[str, Any]) -> None:
         console.print("nothing planned: no slots and nothing queued")
 
 
-def print_history(rows: list[AttemptRow]) -> None:
-    table = Table(title="attempts, newest first")
-    for col in ("time", "item", "target", "#", "outcome", "detail"):
-        table.add_column(col, overflow="fold")
+def history_line(r: AttemptRow, width: int) -> Text:
+    """One attempt on one line: time, item → target, attempt number, outcome, detail."""
+    head = f"{r.at:%Y-%m-%d %H:%M:%S}  {r.slug} → {r.target}  #{r.attempt}  "
+    line = Text(head, no_wrap=True, overflow="ellipsis")
+    line.append(r.outcome, style=_COLOURS.get(r.outcome, "white"))
+    detail = r.error or r.url or r.remote_id or ""
+    left = width - len(line.plain) - 2
+    if detail and left >= 4:
+        line.append("  " + shorten(detail, left, keep_end=not r.error))
+    return line
+
+
+def print_history(rows: Iterable[AttemptRow]) -> int:
+    """Stream attempts, newest first, one line each; returns how many were printed."""
+    width = console.width
+    n = 0
     for r in rows:
-        table.add_row(
-            r.at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.slug,
-            r.target,
-            str(r.attempt),
-            r.outcome,
-            r.error or r.url or r.remote_id or "",
-        )
-    console.print(table)
+        if n == 0:
+            console.print(Text("attempts, newest first", style="bold"))
+        console.print(history_line(r, width), no_wrap=True, overflow="ellipsis", crop=True)
+        n += 1
+    if n == 0:
+        console.print("no attempts recorded yet")
+    return n
+
+
+def parse_since(value: str) -> datetime:
+    """`--since`: an ISO date or date-time (schedule-free: UTC unless it says), or 30m/24h/7d."""
+    import re
+    from datetime import UTC, timedelta
+
+    from pipeline.errors import QuotecastError
+
+    m = re.fullmatch(r"\s*(\d+)\s*([mhd])\s*", value)
+    if m:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+        return utcnow() - timedelta(**{unit: int(m.group(1))})
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise QuotecastError(
+            f"--since: {value!r} is neither a date (2026-12-01), a date-time "
+            "(2026-12-01T09:00) nor an age (30m, 24h, 7d)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

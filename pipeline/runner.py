@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from pipeline.captions import write_caption
 from pipeline.config import Settings
 from pipeline.errors import QuotecastError
-from pipeline.items import Item, Problem, QueueScan, load_queue
+from pipeline.items import Item, Problem, QueueScan
 from pipeline.ledger import Ledger, LedgerError, PostRow, default_owner, utcnow
 from pipeline.posts import Post, Receipt
 from pipeline.publishers import publisher_class
@@ -34,7 +34,9 @@ from pipeline.publishers.base import (
     TransientError,
 )
 from pipeline.publishers.retry import RetryPolicy
+from pipeline.queue_cache import load_queue_cached
 from pipeline.render.cache import render_cached
+from pipeline.targets import targets_for
 
 log = logging.getLogger("quotecast")
 
@@ -79,15 +81,6 @@ class PassReport:
 
 class _Retryable(TransientError):
     """An ambiguous send that find() proved did not happen: safe to send again."""
-
-
-def targets_for(item: Item, settings: Settings) -> tuple[list[str], list[str]]:
-    """The item's targets (or every enabled one) and the unknown names it lists."""
-    if item.targets is None:
-        return settings.enabled_targets(), []
-    known = [t for t in item.targets if t in settings.targets]
-    unknown = [t for t in item.targets if t not in settings.targets]
-    return known, unknown
 
 
 class Runner:
@@ -192,7 +185,7 @@ class Runner:
                     f"no target named {t!r}; configured targets: {', '.join(s.targets)}"
                 )
         if scan is None:
-            scan = load_queue(s.queue_path, self.tz)
+            scan = load_queue_cached(s.queue_path, self.tz, s.data_path)
         report.problems.extend(scan.problems)
         items = scan.items
         if wanted_slugs:
@@ -205,6 +198,16 @@ class Runner:
             report.outcomes.extend(self.reconcile(scan))
 
         blocked: dict[str, str] = {}  # target → auth error for the rest of this pass
+        # one read of every row up front: the many posts settled long ago are skipped without
+        # a query each; a post that may need work is read again just before it is tried
+        settled = (
+            {
+                (r.slug, r.target): r
+                for r in self.ledger.rows(states=("posted", "failed", "unknown", "sending"))
+            }
+            if self.ledger
+            else {}
+        )
         for item in items:
             names, unknown = targets_for(item, s)
             for name in unknown:
@@ -218,7 +221,9 @@ class Runner:
                     continue
                 if self.stop.is_set():
                     return report
-                row = self.ledger.get(item.slug, target) if self.ledger else None
+                row = settled.get((item.slug, target))
+                if row is None and self.ledger is not None:
+                    row = self.ledger.get(item.slug, target)
                 if (
                     row is not None
                     and row.state != "pending"

@@ -295,10 +295,10 @@ def target_slots(settings: Settings, target: str) -> list[SlotSpec]:
 
 
 def targets_for(item: Item, settings: Settings) -> tuple[list[str], list[str]]:
-    """The runner's own rule for an item's targets (imported late: it pulls in rendering)."""
-    from pipeline.runner import targets_for as runner_targets
+    """The runner's own rule for an item's targets (pipeline.targets)."""
+    from pipeline.targets import targets_for as rule
 
-    return runner_targets(item, settings)
+    return rule(item, settings)
 
 
 def queue_order(items: Iterable[Item]) -> list[Item]:
