@@ -322,10 +322,14 @@ def print_plan(data: dict[str, Any]) -> None:
 
 def history_line(r: AttemptRow, width: int) -> Text:
     """One attempt on one line: time, item → target, attempt number, outcome, detail."""
-    head = f"{r.at:%Y-%m-%d %H:%M:%S}  {r.slug} → {r.target}  #{r.attempt}  "
-    line = Text(head, no_wrap=True, overflow="ellipsis")
+    detail = r.error or (_show_url(r.url) if r.url else r.remote_id) or ""
+    tail = f"  #{r.attempt}  {r.outcome}"
+    room = max(width - 21 - len(tail), 24)
+    most = room if not detail else max(room - min(len(detail), room // 2) - 2, room // 2)
+    target = shorten(r.target, 14)
+    item = shorten(r.slug, max(most - len(target) - 3, 8))
+    line = Text(f"{r.at:%Y-%m-%d %H:%M:%S}  {item} → {target}  #{r.attempt}  ")
     line.append(r.outcome, style=_COLOURS.get(r.outcome, "white"))
-    detail = r.error or r.url or r.remote_id or ""
     left = width - len(line.plain) - 2
     if detail and left >= 4:
         line.append("  " + shorten(detail, left, keep_end=not r.error))
