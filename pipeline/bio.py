@@ -112,6 +112,7 @@ class BuildResult:
     cards: int
     pages: int
     thumbs_made: int
+    tiles_made: int = 0  # entries prepared this time: those changed and those on pages redone
 
     @property
     def index(self) -> Path:
@@ -539,7 +540,7 @@ def _build(settings: Settings, site: Path) -> BuildResult:
         len(changed),
         len(built),
     )
-    return BuildResult(site, n, len(keep_pages), new)
+    return BuildResult(site, n, len(keep_pages), new, len(built))
 
 
 # -- deploying --------------------------------------------------------------------------

@@ -21,12 +21,13 @@ def queue_items(project: Project, slugs: list[str]) -> None:
 
 
 def record_posted(
-    var: Path, slugs: list[str], target: str = "outbox", card: Path | None = None
+    var: Path, slugs: list[str], target: str = "outbox", card: Path | None = None, hour: int = 0
 ) -> None:
-    """Each slug claimed, sent and posted to `target`, an hour apart in list order."""
+    """Each slug claimed, sent and posted to `target`, an hour apart in list order, the
+    first `hour` hours after START."""
     ledger = Ledger.open(var)
     try:
-        for i, slug in enumerate(slugs):
+        for i, slug in enumerate(slugs, start=hour):
             at = START + timedelta(hours=i)
             assert ledger.claim(slug, target, "outbox", "tests", 600, now=at)
             details = {"card_path": str(card) if card else None, "alt_text": f"alt {slug}"}
