@@ -16,7 +16,10 @@ the child's peak RSS (from wait4, so it is that process's own):
 * throughput (once, on a separate project): `publish --now` of M new items
   rendering every card, then again with every card already in the card cache
 
-It prints one table with a fitted growth exponent per row (least squares of
+Each command's figure is its wall time and, in the "(cpu)" row, the user + system
+CPU seconds of that process (from wait4): on a shared machine the wall time
+moves with the load, the CPU time much less. It prints one table with a fitted
+growth exponent per row (least squares of
 log time on log N). `--code DIR` runs another checkout's code (e.g. main's) with
 the same interpreter, for before/after figures from one machine.
 
@@ -48,7 +51,8 @@ TARGETS = ("outbox", "outbox_story")
 
 @dataclass
 class Run:
-    seconds: float
+    seconds: float  # wall
+    cpu: float  # user + system seconds of the child: what it cost, whatever the load
     rss_mb: float
     output: str
     code: int
@@ -76,7 +80,9 @@ def run(code: Path, cwd: Path, *args: str, timeout: float = 3600) -> Run:
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
-    return Run(seconds, usage.ru_maxrss / 1024, out.decode("utf-8", "replace"), proc.returncode)
+    cpu = usage.ru_utime + usage.ru_stime
+    text = out.decode("utf-8", "replace")
+    return Run(seconds, cpu, usage.ru_maxrss / 1024, text, proc.returncode)
 
 
 # -- project set-up ------------------------------------------------------------------------
@@ -215,8 +221,8 @@ def add_new_item(project: Path) -> None:
 # -- measurements ----------------------------------------------------------------------------
 
 
-def publish_until_report(code: Path, project: Path) -> tuple[float, float, str]:
-    """`publish --now`: seconds until its report line, and until it exited."""
+def publish_until_report(code: Path, project: Path) -> tuple[float, float, float, str]:
+    """`publish --now`: seconds until its report line, until it exited, and its CPU."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "publish", "--now"],
@@ -233,8 +239,9 @@ def publish_until_report(code: Path, project: Path) -> tuple[float, float, str]:
         lines.append(line)
         if math.isnan(reported) and ("published" in line or "nothing new" in line):
             reported = time.perf_counter() - start
-    proc.wait()
-    return reported, time.perf_counter() - start, "".join(lines)
+    _, _, usage = os.wait4(proc.pid, 0)
+    cpu = usage.ru_utime + usage.ru_stime
+    return reported, time.perf_counter() - start, cpu, "".join(lines)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -281,7 +288,12 @@ def throughput(code: Path, base: Path, items: int) -> dict[str, float]:
     shutil.rmtree(project / "var" / "outbox", ignore_errors=True)
     warm = run(code, project, "publish", "--now")
     assert warm.code == 0, warm.output[-2000:]
-    return {"render": posts / cold.seconds, "cached": posts / warm.seconds}
+    return {
+        "render": posts / cold.seconds,
+        "cached": posts / warm.seconds,
+        "render_cpu": posts / cold.cpu,
+        "cached_cpu": posts / warm.cpu,
+    }
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -330,11 +342,14 @@ def main(argv: list[str] | None = None) -> int:
     def put(name: str, unit: str, n: int, value: float) -> None:
         rows.setdefault(name, (unit, {}))[1][n] = value
 
+    def put_run(name: str, n: int, r: Run) -> None:
+        put(name, "s", n, r.seconds)
+        put(f"{name} (cpu)", "s", n, r.cpu)
+
     with tempfile.TemporaryDirectory(prefix="quotecast-scale-") as tmp:
         base = Path(tmp)
         empty = make_project(base / "empty", code, 0)
-        r = run(code, empty, "status")
-        empty_status = r.seconds
+        empty_run = run(code, empty, "status")
         help_run = run(code, empty, "--help")
         for n in sizes:
             t0 = time.perf_counter()
@@ -351,27 +366,28 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 r = run(code, project, *cmd)
                 assert r.code == 0, r.output[-2000:]
-                put(f"{name}", "s", n, r.seconds)
+                put_run(name, n, r)
                 if name in ("status", "history --limit 0"):
                     put(f"{name} peak RSS", "MB", n, r.rss_mb)
                 print(f"[{n}] {name}: {r.seconds:.2f} s", file=sys.stderr)
             if "check" not in skip and n <= args.check_upto:
                 r = run(code, project, "check")
-                put("check", "s", n, r.seconds)
+                put_run("check", n, r)
                 print(f"[{n}] check: {r.seconds:.2f} s", file=sys.stderr)
             if "bio" not in skip:
                 r = run(code, project, "bio", "--no-deploy")
                 assert r.code == 0, r.output[-2000:]
-                put("bio cold", "s", n, r.seconds)
+                put_run("bio cold", n, r)
                 r = run(code, project, "bio", "--no-deploy")
-                put("bio warm (nothing new)", "s", n, r.seconds)
+                put_run("bio warm (nothing new)", n, r)
                 index = project / "var" / "site" / "index.html"
                 put("index.html size", "MB", n, index.stat().st_size / 1e6)
                 add_new_item(project)
-                reported, total, out = publish_until_report(code, project)
+                reported, total, cpu, out = publish_until_report(code, project)
                 assert "published 2 posts" in out, out[-2000:]
                 put("publish 1 into N: report", "s", n, reported)
                 put("publish 1 into N: exit", "s", n, total)
+                put("publish 1 into N: exit (cpu)", "s", n, cpu)
                 print(f"[{n}] bio + publish 1: {total:.2f} s", file=sys.stderr)
             if "daemon" not in skip:
                 pct = daemon_idle(code, project, args.idle_seconds)
@@ -390,18 +406,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<{width}}{cells}{'' if ex is None else f'n^{ex:.2f}':>9}")
     with_cards = [n for n in sizes if n <= args.cards_upto]
     print(f"(seeded posts have card files at sizes {with_cards}; others none)")
-    print(f"status on an empty project: {empty_status:.2f} s; --help: {help_run.seconds:.2f} s")
+    print(
+        f"status on an empty project: {empty_run.seconds:.2f} s (cpu {empty_run.cpu:.2f} s); "
+        f"--help: {help_run.seconds:.2f} s (cpu {help_run.cpu:.2f} s)"
+    )
     if tp is not None:
         print(
             f"publish --now throughput ({args.throughput_items} items × {len(TARGETS)} targets): "
-            f"{tp['render']:.1f} posts/s rendering, {tp['cached']:.1f} posts/s from cached cards"
+            f"{tp['render']:.1f} posts/s rendering, {tp['cached']:.1f} posts/s from cached cards "
+            f"(per CPU second: {tp['render_cpu']:.1f} and {tp['cached_cpu']:.1f})"
         )
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.json:
         data = {
             "sizes": sizes,
             "rows": {k: v for k, (_, v) in rows.items()},
-            "empty_status": empty_status,
-            "help": help_run.seconds,
+            "empty_status": [empty_run.seconds, empty_run.cpu],
+            "help": [help_run.seconds, help_run.cpu],
             "throughput": tp,
         }
         args.json.write_text(json.dumps(data, indent=2))

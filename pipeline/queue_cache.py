@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from pipeline.items import Item, ItemError, Problem, QueueScan, load_queue, pars
 
 log = logging.getLogger("quotecast")
 
-_FORMAT = 1
+_FORMAT = 2
 
 
 def _code_version() -> str:
@@ -69,7 +69,13 @@ def _decode(v: Any) -> Any:
 
 
 def _dump(obj: Item | Problem) -> dict[str, Any]:
-    return {f.name: _encode(getattr(obj, f.name)) for f in fields(obj)}
+    """The fields that differ from their defaults (the rest come back from the class)."""
+    out = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.default is MISSING or value != f.default:
+            out[f.name] = _encode(value)
+    return out
 
 
 class ParseCache:

@@ -84,7 +84,7 @@ def status_data(
     scan = load_queue_cached(s.queue_path, tz, s.data_path, check_images=False)
     ledger = Ledger.open(s.data_path, s.ledger_address)
     try:
-        rows = {(r.slug, r.target): r for r in ledger.rows()}
+        rows = _status_rows(ledger)
         beat = ledger.heartbeat("daemon")
     finally:
         ledger.close()
@@ -146,15 +146,37 @@ def daemon_status(beat_at: datetime, info: dict[str, Any], now: datetime) -> str
     return "alive" if (now - beat_at).total_seconds() <= stale_after else "stale"
 
 
+def _status_rows(ledger: Ledger) -> dict[tuple[str, str], Any]:
+    """Only the columns status shows, as light rows: 20,000 posts in a few MB."""
+    from sqlalchemy import select
+
+    from pipeline.ledger import posts
+
+    cols = [posts.c[k] for k in STATUS_COLUMNS]
+    with ledger.engine.connect() as conn:
+        return {(r.slug, r.target): r for r in conn.execute(select(*cols))}
+
+
+STATUS_COLUMNS = (
+    *("slug", "target", "state", "attempts"),
+    *("posted_at", "url", "last_error", "updated_at"),
+)
+
+
+def _iso(value: Any) -> str:
+    """Stored times (UTC text) in the form status always printed: isoformat() of the time."""
+    return (value if isinstance(value, datetime) else datetime.fromisoformat(value)).isoformat()
+
+
 def _row_entry(r: Any) -> dict[str, Any]:
     e: dict[str, Any] = {"state": r.state, "attempts": r.attempts}
     if r.posted_at:
-        e["posted_at"] = r.posted_at.isoformat()
+        e["posted_at"] = _iso(r.posted_at)
     if r.url:
         e["url"] = r.url
     if r.last_error and r.state != "posted":
         e["error"] = r.last_error
-    e["updated_at"] = r.updated_at.isoformat()
+    e["updated_at"] = _iso(r.updated_at)
     return e
 
 
@@ -340,11 +362,17 @@ def print_history(rows: Iterable[AttemptRow]) -> int:
     """Stream attempts, newest first, one line each; returns how many were printed."""
     width = console.width
     n = 0
+    batch: list[Text] = []
     for r in rows:
         if n == 0:
             console.print(Text("attempts, newest first", style="bold"))
-        console.print(history_line(r, width), no_wrap=True, overflow="ellipsis", crop=True)
+        batch.append(history_line(r, width))
         n += 1
+        if len(batch) == 200:  # printed in batches: still streamed, without a call per line
+            console.print(Text("\n").join(batch), no_wrap=True, crop=True)
+            batch = []
+    if batch:
+        console.print(Text("\n").join(batch), no_wrap=True, crop=True)
     if n == 0:
         console.print("no attempts recorded yet")
     return n
