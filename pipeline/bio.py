@@ -45,7 +45,7 @@ from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.files import atomic_write
 from pipeline.items import Item
-from pipeline.ledger import Ledger, PostRow
+from pipeline.ledger import Ledger
 from pipeline.links import LinkError, absolute, page_path, with_utm
 from pipeline.queue_cache import load_queue_cached
 from pipeline.site_deploy import DeployResult, deploy
@@ -133,7 +133,7 @@ def site_dir(settings: Settings) -> Path:
 # -- what the page shows ----------------------------------------------------------------
 
 
-def _card_score(path: Path, row: PostRow, settings: Settings) -> float:
+def _card_score(path: Path, row: Any, settings: Settings) -> float:
     """Lower is better: square and portrait cards suit a grid; stories and landscape less.
 
     The target's format says the card's shape without opening the file; a target no
@@ -153,7 +153,7 @@ def _card_score(path: Path, row: PostRow, settings: Settings) -> float:
     return abs(h / w - 1.1)
 
 
-def _pick_card(rows: list[PostRow], settings: Settings) -> tuple[Path | None, str]:
+def _pick_card(rows: list[Any], settings: Settings) -> tuple[Path | None, str]:
     cards = [(Path(r.card_path), r) for r in rows if r.card_path and Path(r.card_path).is_file()]
     if not cards:
         return None, next((r.alt_text for r in rows if r.alt_text), "")
@@ -164,12 +164,19 @@ def _pick_card(rows: list[PostRow], settings: Settings) -> tuple[Path | None, st
 def collect(settings: Settings) -> list[Entry]:
     """Posted items, newest first (by when they first went out), one entry per item,
     joined with the queue."""
+    from sqlalchemy import select
+
+    from pipeline.ledger import posts
+
+    cols = ("slug", "target", "card_path", "alt_text", "link", "posted_at", "updated_at")
     ledger = Ledger.open(settings.data_path, settings.ledger_address)
-    try:
-        rows = ledger.rows(states=("posted",))
+    try:  # only the columns the page uses: 20,000 posted rows stay cheap
+        with ledger.engine.connect() as conn:
+            query = select(*(posts.c[c] for c in cols)).where(posts.c.state == "posted")
+            rows = conn.execute(query).all()
     finally:
         ledger.close()
-    by_slug: dict[str, list[PostRow]] = {}
+    by_slug: dict[str, list[Any]] = {}
     for row in rows:
         by_slug.setdefault(row.slug, []).append(row)
     tz = ZoneInfo(settings.schedule.timezone)
@@ -179,7 +186,7 @@ def collect(settings: Settings) -> list[Entry]:
     for slug, group in by_slug.items():
         item = items.get(slug)
         card, alt = _pick_card(group, settings)
-        times = [r.posted_at or r.updated_at for r in group]
+        times = [datetime.fromisoformat(r.posted_at or r.updated_at) for r in group]
         link = item.link if item else next((r.link for r in group if r.link), None)
         entries.append(Entry(slug, max(times), item, card, alt, link, min(times)))
     entries.sort(key=lambda e: e.order, reverse=True)

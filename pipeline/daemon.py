@@ -63,7 +63,7 @@ from pipeline.ledger import Ledger, PostRow, default_owner, utcnow
 from pipeline.planning import current_plan as current_plan
 from pipeline.planning import snapshot
 from pipeline.publishers.base import TransientError
-from pipeline.queue_cache import ParseCache, store_for
+from pipeline.queue_cache import shared
 from pipeline.runner import PassReport, Runner
 from pipeline.schedule import Entry, Plan, runway
 
@@ -124,7 +124,7 @@ class Daemon:
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
         self._last_rescan = float("-inf")
         # queue files parsed once and kept by (size, mtime): a rescan re-parses what changed
-        self._cache = ParseCache(store_for(settings.data_path))
+        self._cache = shared(settings.data_path)
         self._watching = False  # True while watchfiles reports queue changes
         self._ledger_sig: tuple[int, str | None] | None = None
         self._site = SiteRebuilder(settings)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from pipeline.config import Settings
 from pipeline.items import QueueScan
 from pipeline.ledger import Ledger, PostRow, utcnow
-from pipeline.queue_cache import ParseCache, store_for
+from pipeline.queue_cache import ParseCache, shared
 from pipeline.schedule import Plan, make_plan, plan_data, runway
 
 HORIZON_DAYS = 7
@@ -26,7 +26,7 @@ def snapshot(
     cache: ParseCache | None = None,
 ) -> tuple[Plan, QueueScan, list[PostRow]]:
     """Read queue and ledger once and plan from them (queue files parsed through `cache`)."""
-    cache = cache or ParseCache(store_for(settings.data_path))
+    cache = cache or shared(settings.data_path)
     scan = cache.load(settings.queue_path, ZoneInfo(settings.schedule.timezone))
     rows = ledger.rows()
     return make_plan(settings, scan.items, rows, now, days), scan, rows

@@ -5,7 +5,8 @@ milliseconds. `status`, `plan`, `bio`, every pass and every daemon rescan read
 the whole queue, so each keeps what it parsed: in memory for the daemon, and in
 <data>/cache/queue.json between commands. An entry is reused only while the
 file's (size, mtime_ns, inode) and, for items with a picture checked, the
-picture's are unchanged, and only by the same items.py, time zone and
+picture's are unchanged (and the file is older than two seconds: a change
+within one timestamp tick would not show), and only by the same items.py, time zone and
 `check_images`; anything else is parsed again. The cache holds only what
 parse_item returned (an Item) or raised (its Problems), as plain JSON.
 """
@@ -16,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from dataclasses import MISSING, fields
 from datetime import datetime
 from pathlib import Path
@@ -37,12 +39,21 @@ def _code_version() -> str:
     return hashlib.sha256(data + str(_FORMAT).encode()).hexdigest()[:16]
 
 
+RACY_NS = 2_000_000_000
+
+
 def _stamp(path: Path) -> list[int] | None:
     try:
         st = path.stat()
     except OSError:
         return None
     return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _settled(stamp: list[int]) -> bool:
+    """A file changed within the last two seconds may change again within the same
+    timestamp tick (as git's "racily clean" entries): parse it rather than trust it."""
+    return time.time_ns() - stamp[1] > RACY_NS
 
 
 def _encode(v: Any) -> Any:
@@ -84,6 +95,8 @@ class ParseCache:
     def __init__(self, store: Path | None = None) -> None:
         self.store = store
         self._entries: dict[str, dict[str, Any]] = {}
+        # what this process already decoded: (stamp, image stamp, Item or Problems)
+        self._memo: dict[str, tuple[Any, Any, Item | list[Problem]]] = {}
         self._dirty = False
         self._version = ""
         self.parsed = 0  # files parsed (not served from the cache) since creation
@@ -121,11 +134,20 @@ class ParseCache:
             hit is not None
             and stamp is not None
             and hit["stamp"] == stamp
+            and _settled(stamp)
             and (hit.get("image") is None or _stamp(Path(hit["image"])) == hit["image_stamp"])
         ):
-            if "problems" in hit:
-                raise ItemError([Problem(**_decode_all(p)) for p in hit["problems"]])
-            return Item(**_decode_all(hit["item"]))
+            memo = self._memo.get(key)
+            if memo is not None and memo[0] == stamp and memo[1] == hit.get("image_stamp"):
+                value = memo[2]
+            elif "problems" in hit:
+                value = [Problem(**_decode_all(p)) for p in hit["problems"]]
+            else:
+                value = Item(**_decode_all(hit["item"]))
+            self._memo[key] = (stamp, hit.get("image_stamp"), value)
+            if isinstance(value, list):
+                raise ItemError(value)
+            return value
         self.parsed += 1
         try:
             item = parse_item(path, queue_dir, tz, check_image)
@@ -167,8 +189,19 @@ def store_for(data_dir: Path) -> Path:
     return data_dir / "cache" / "queue.json"
 
 
+_shared: dict[Path, ParseCache] = {}
+
+
+def shared(data_dir: Path) -> ParseCache:
+    """This process's cache for data_dir: a pass and the bio build after it parse once."""
+    store = store_for(data_dir)
+    if store not in _shared:
+        _shared[store] = ParseCache(store)
+    return _shared[store]
+
+
 def load_queue_cached(
     queue_dir: Path, tz: ZoneInfo, data_dir: Path, check_images: bool = True
 ) -> QueueScan:
     """load_queue, reusing what an earlier command parsed (kept under data_dir/cache/)."""
-    return ParseCache(store_for(data_dir)).load(queue_dir, tz, check_images)
+    return shared(data_dir).load(queue_dir, tz, check_images)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from zoneinfo import ZoneInfo
 
 from pipeline.items import load_queue
@@ -21,6 +22,14 @@ def _fill(project: Project) -> None:
         )
     project.add_item("page.md", '+++\nquote = "Q"\nauthor = "B"\n+++\nSome *commentary*.\n')
     project.add_item("broken.toml", 'quote = "no author"\nlink = "ftp://nope"\n')
+    _age(project)
+
+
+def _age(project: Project) -> None:
+    """Files written an hour ago (a file changed within two seconds is always parsed)."""
+    old = time.time_ns() - 3600 * 10**9
+    for path in project.queue.iterdir():
+        os.utime(path, ns=(old, old))
 
 
 def test_cached_scan_equals_a_fresh_parse_and_parses_only_what_changed(
@@ -45,9 +54,10 @@ def test_cached_scan_equals_a_fresh_parse_and_parses_only_what_changed(
     path.write_text('quote = "Changed"\nauthor = "A"\n', encoding="utf-8")
     os.utime(path, ns=(1, 1))  # even a file whose time went backwards
     (bare_project.queue / "item-4.toml").unlink()
+    (bare_project.queue / "page.md").write_text("+++\nquote = 'R'\nauthor = 'B'\n+++\n")
     third = ParseCache(store)
     changed = third.load(bare_project.queue, TZ)
-    assert third.parsed == 1
+    assert third.parsed == 2  # the changed file and the one written just now
     assert changed.items == load_queue(bare_project.queue, TZ).items
     assert {i.slug: i.quote for i in changed.items}["item-2"] == "Changed"
     assert "item-4" not in store.read_text(encoding="utf-8")
