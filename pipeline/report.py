@@ -158,8 +158,8 @@ def _status_rows(ledger: Ledger) -> dict[tuple[str, str], Any]:
 
 
 STATUS_COLUMNS = (
-    *("slug", "target", "state", "attempts"),
-    *("posted_at", "url", "last_error", "updated_at"),
+    *("slug", "target", "network", "state", "attempts", "owner", "lease_until"),
+    *("not_before", "posted_at", "url", "last_error", "error_kind", "updated_at"),
 )
 
 
