@@ -127,7 +127,7 @@ class Daemon:
         self._cache = shared(settings.data_path)
         self._watching = False  # True while watchfiles reports queue changes
         self._ledger_sig: tuple[int, str | None] | None = None
-        self._site = SiteRebuilder(settings)
+        self.site = SiteRebuilder(settings)
         self._signals = 0
         self._run_at: dict[str, datetime] = {}  # pass job id → when it fires
         self.scheduler = BlockingScheduler(
@@ -212,7 +212,7 @@ class Daemon:
             self.beat(state="stopped")
         finally:
             self._pass_lock.release()
-        if not self._site.join(self.sched.stop_timeout):
+        if not self.site.join(self.sched.stop_timeout):
             log.warning("the bio site is still being built; exiting without it (`quotecast bio`)")
         if self._own_ledger:
             self.ledger.close()
@@ -549,7 +549,7 @@ class Daemon:
             runner.close()
         self._settle(report)
         if report.posted:  # on its own thread: the pass is done when the posts are recorded
-            self._site.request()
+            self.site.request()
         return report
 
     def _sleep(self, seconds: float) -> None:
