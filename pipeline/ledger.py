@@ -694,6 +694,14 @@ class Ledger:
                 d["at"] = parse_iso(d["at"])
                 yield AttemptRow(**d)
 
+    def states(self, only: Sequence[str]) -> dict[tuple[str, str], str]:
+        """(slug, target) → state of the rows in `only`: a light read of many rows."""
+        q = select(posts.c.slug, posts.c.target, posts.c.state).where(
+            posts.c.state.in_(tuple(only))
+        )
+        with self.engine.connect() as conn:
+            return {(r.slug, r.target): r.state for r in conn.execute(q)}
+
     def signature(self) -> tuple[int, str | None]:
         """(rows, newest update): changes whenever any process changed a post row."""
         with self.engine.connect() as conn:

@@ -130,6 +130,10 @@ class ParseCache:
         key = f"{path}\0{tz.key}\0{int(check_image)}"
         stamp = _stamp(path)
         hit = self._entries.get(key)
+        if hit is None and not check_image:  # an item valid with its picture checked will do
+            checked = self._entries.get(f"{path}\0{tz.key}\01")
+            if checked is not None and "item" in checked:
+                key, hit = f"{path}\0{tz.key}\01", checked
         if (
             hit is not None
             and stamp is not None

@@ -201,12 +201,7 @@ class Runner:
         # one read of every row up front: the many posts settled long ago are skipped without
         # a query each; a post that may need work is read again just before it is tried
         settled = (
-            {
-                (r.slug, r.target): r
-                for r in self.ledger.rows(states=("posted", "failed", "unknown", "sending"))
-            }
-            if self.ledger
-            else {}
+            self.ledger.states(("posted", "failed", "unknown", "sending")) if self.ledger else {}
         )
         for item in items:
             names, unknown = targets_for(item, s)
@@ -221,9 +216,12 @@ class Runner:
                     continue
                 if self.stop.is_set():
                     return report
-                row = settled.get((item.slug, target))
-                if row is None and self.ledger is not None:
-                    row = self.ledger.get(item.slug, target)
+                state = settled.get((item.slug, target))
+                if state is not None:  # posted, failed, unknown or being sent: not this pass
+                    if state == "posted":
+                        report.already_posted += 1
+                    continue
+                row = self.ledger.get(item.slug, target) if self.ledger else None
                 if (
                     row is not None
                     and row.state != "pending"
