@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import MISSING, fields
 from datetime import datetime
@@ -99,6 +100,7 @@ class ParseCache:
         self._memo: dict[str, tuple[Any, Any, Item | list[Problem]]] = {}
         self._dirty = False
         self._version = ""
+        self._lock = threading.RLock()  # the daemon's watcher and its passes share one cache
         self.parsed = 0  # files parsed (not served from the cache) since creation
         if store is not None:
             self._read()
@@ -174,14 +176,16 @@ class ParseCache:
 
     def load(self, queue_dir: Path, tz: ZoneInfo, check_images: bool = True) -> QueueScan:
         """load_queue through this cache, forgetting files that are gone, then saved."""
-        scan = load_queue(queue_dir, tz, check_images, parse=self.parse)
-        prefix = f"{queue_dir}{os.sep}"
-        live = {str(p.path) for p in scan.problems} | {str(i.path) for i in scan.items}
-        for key in [k for k in self._entries if k.startswith(prefix)]:
-            if key.split("\0", 1)[0] not in live:
-                del self._entries[key]
-                self._dirty = True
-        self.save()
+        with self._lock:
+            scan = load_queue(queue_dir, tz, check_images, parse=self.parse)
+            prefix = f"{queue_dir}{os.sep}"
+            live = {str(p.path) for p in scan.problems} | {str(i.path) for i in scan.items}
+            for key in [k for k in self._entries if k.startswith(prefix)]:
+                if key.split("\0", 1)[0] not in live:
+                    del self._entries[key]
+                    self._memo.pop(key, None)
+                    self._dirty = True
+            self.save()
         return scan
 
 
