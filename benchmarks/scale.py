@@ -319,6 +319,8 @@ def fmt(v: float, unit: str) -> str:
     if unit == "s":
         return f"{v:.2f} s" if v < 100 else f"{v:.0f} s"
     if unit == "MB":
+        if v < 1:
+            return f"{v * 1000:.0f} KB"
         return f"{v:.1f} MB" if v < 10 else f"{v:.0f} MB"
     return f"{v:.2f} %"
 
@@ -403,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (unit, values) in rows.items():
         cells = "".join(f"{fmt(values.get(n, math.nan), unit):>12}" for n in sizes)
         ex = exponent(sizes, [values.get(n, math.nan) for n in sizes])
-        print(f"{name:<{width}}{cells}{'' if ex is None else f'n^{ex:.2f}':>9}")
+        print(f"{name:<{width}}{cells}{'' if ex is None else f'n^{ex:.2f}':>9}".rstrip())
     with_cards = [n for n in sizes if n <= args.cards_upto]
     print(f"(seeded posts have card files at sizes {with_cards}; others none)")
     print(
