@@ -8,11 +8,23 @@ utm_source=bio), a page per item that has commentary but no link, feed.json,
 feed.xml and grid-sized thumbnails. Nothing loads from elsewhere, everything is
 escaped, and a Content-Security-Policy says so. Each file is written
 atomically and index.html last, so a visitor never sees half a site.
+
+Builds are incremental, so a pass that posted k items costs work in k, not in
+everything ever posted: index.html shows the newest PAGE_SIZE cards and links
+to archive pages of PAGE_SIZE cards each, numbered from the oldest so that a
+new post changes only the newest archive page; the feeds hold the newest
+`site.feed_items`. <data>/cache/bio.json remembers a signature of what each
+entry and each archive page was built from (the item, its card file's size and
+time, the posting time), and a page or thumbnail whose inputs did not change is
+neither rendered nor decoded again. A change of settings, templates or this
+module's version rebuilds everything.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,15 +43,19 @@ from pipeline.caption_rules import hashtags_for
 from pipeline.captions import plain
 from pipeline.config import Settings
 from pipeline.errors import QuotecastError
-from pipeline.items import Item, load_queue
-from pipeline.ledger import Ledger, PostRow
+from pipeline.files import atomic_write
+from pipeline.items import Item
+from pipeline.ledger import Ledger
 from pipeline.links import LinkError, absolute, page_path, with_utm
 from pipeline.resources import templates_dir
+from pipeline.queue_cache import load_queue_cached
 from pipeline.site_deploy import DeployResult, deploy
 
 log = logging.getLogger("quotecast")
 
 TEMPLATES = templates_dir()
+PAGE_SIZE = 60  # cards on index.html and on each archive page
+BUILD_VERSION = 2  # bump when what a page shows changes: the next build redoes every page
 CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; font-src 'self'; "
     "base-uri 'none'; form-action 'none'"
@@ -60,6 +76,11 @@ class Entry:
     card: Path | None
     alt: str
     link: str | None  # the destination before tagging: the item's link, or the ledger's
+    first_posted: datetime | None = None  # its place in the archive: when it first went out
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        return (self.first_posted or self.posted_at, self.slug)
 
 
 @dataclass
@@ -92,6 +113,7 @@ class BuildResult:
     cards: int
     pages: int
     thumbs_made: int
+    tiles_made: int = 0  # entries prepared this time: those changed and those on pages redone
 
     @property
     def index(self) -> Path:
@@ -112,46 +134,63 @@ def site_dir(settings: Settings) -> Path:
 # -- what the page shows ----------------------------------------------------------------
 
 
-def _card_score(path: Path) -> float:
-    """Lower is better: square and portrait cards suit a grid; stories and landscape less."""
-    from PIL import Image
+def _card_score(path: Path, row: Any, settings: Settings) -> float:
+    """Lower is better: square and portrait cards suit a grid; stories and landscape less.
 
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except Exception:
-        return 99.0
+    The target's format says the card's shape without opening the file; a target no
+    longer configured falls back to reading the image header.
+    """
+    if row.target in settings.targets:
+        _, fmt = settings.format_for(row.target)
+        w, h = fmt.width, fmt.height
+    else:
+        from PIL import Image
+
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+        except Exception:
+            return 99.0
     return abs(h / w - 1.1)
 
 
-def _pick_card(rows: list[PostRow]) -> tuple[Path | None, str]:
+def _pick_card(rows: list[Any], settings: Settings) -> tuple[Path | None, str]:
     cards = [(Path(r.card_path), r) for r in rows if r.card_path and Path(r.card_path).is_file()]
     if not cards:
         return None, next((r.alt_text for r in rows if r.alt_text), "")
-    path, row = min(cards, key=lambda c: _card_score(c[0]))
+    path, row = min(cards, key=lambda c: _card_score(c[0], c[1], settings))
     return path, row.alt_text or ""
 
 
 def collect(settings: Settings) -> list[Entry]:
-    """Posted items, newest first, one entry per item, joined with the queue."""
+    """Posted items, newest first (by when they first went out), one entry per item,
+    joined with the queue."""
+    from sqlalchemy import select
+
+    from pipeline.ledger import posts
+
+    cols = ("slug", "target", "card_path", "alt_text", "link", "posted_at", "updated_at")
     ledger = Ledger.open(settings.data_path, settings.ledger_address)
-    try:
-        rows = list(ledger.posted())
+    try:  # only the columns the page uses: 20,000 posted rows stay cheap
+        with ledger.engine.connect() as conn:
+            query = select(*(posts.c[c] for c in cols)).where(posts.c.state == "posted")
+            rows = conn.execute(query).all()
     finally:
         ledger.close()
-    by_slug: dict[str, list[PostRow]] = {}
+    by_slug: dict[str, list[Any]] = {}
     for row in rows:
         by_slug.setdefault(row.slug, []).append(row)
     tz = ZoneInfo(settings.schedule.timezone)
-    items = load_queue(settings.queue_path, tz, check_images=False).by_slug()
+    scan = load_queue_cached(settings.queue_path, tz, settings.data_path, check_images=False)
+    items = scan.by_slug()
     entries = []
     for slug, group in by_slug.items():
         item = items.get(slug)
-        card, alt = _pick_card(group)
-        posted = max(r.posted_at or r.updated_at for r in group)
+        card, alt = _pick_card(group, settings)
+        times = [datetime.fromisoformat(r.posted_at or r.updated_at) for r in group]
         link = item.link if item else next((r.link for r in group if r.link), None)
-        entries.append(Entry(slug, posted, item, card, alt, link))
-    entries.sort(key=lambda e: e.posted_at, reverse=True)
+        entries.append(Entry(slug, max(times), item, card, alt, link, min(times)))
+    entries.sort(key=lambda e: e.order, reverse=True)
     return entries
 
 
@@ -220,7 +259,8 @@ def tiles_for(
     entries: list[Entry], site: Path, settings: Settings, made: set[str]
 ) -> tuple[list[Tile], int]:
     """Tiles with their thumbnails; returns how many thumbnails were new."""
-    tiles, new = [], 0
+    tiles: list[Tile] = []
+    new = 0
     for e in entries:
         thumb = None
         if e.card is not None:
@@ -305,13 +345,114 @@ def build(settings: Settings) -> BuildResult:
         ) from None
 
 
+def _state_path(settings: Settings) -> Path:
+    return settings.data_path / "cache" / "bio.json"
+
+
+def _config_key(settings: Settings) -> str:
+    """Everything besides the entries that shapes a page: settings, templates, version."""
+    _, theme = settings.theme_for(None)
+    templates = sorted(
+        (f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in TEMPLATES.iterdir()
+    )
+    logo = settings.path(settings.brand.logo) if settings.brand.logo else None
+    logo_stamp = None
+    if logo is not None and logo.is_file():
+        st = logo.stat()
+        logo_stamp = [str(logo), st.st_size, st.st_mtime_ns]
+    raw = json.dumps(
+        [
+            BUILD_VERSION,
+            PAGE_SIZE,
+            settings.site.model_dump(mode="json"),
+            settings.brand.model_dump(mode="json"),
+            settings.links.model_dump(mode="json"),
+            theme.model_dump(mode="json"),
+            settings.schedule.timezone,
+            templates,
+            logo_stamp,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _signature(e: Entry, site: Path) -> str:
+    """What the entry's tile, page and feed entry are made from."""
+    card = ""
+    if e.card is not None:
+        try:
+            st = e.card.stat()
+            card = f"{e.card}:{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            card = "gone"
+    kept_page = e.item is None and (site / page_path(e.slug)).is_file()
+    raw = repr((e.slug, e.posted_at, e.order, e.item, card, e.alt, e.link, kept_page))
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def _load_state(path: Path, key: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if not isinstance(data, dict) or data.get("config") != key:
+        return {"config": key, "entries": {}, "pages": {}}
+    return data
+
+
+def _archive_name(k: int) -> str:
+    return f"archive-{k}.html"
+
+
 def _build(settings: Settings, site: Path) -> BuildResult:
+    key = _config_key(settings)
+    state = _load_state(_state_path(settings), key)
+    old_entries: dict[str, dict[str, Any]] = state["entries"]
+    old_pages: dict[str, str] = state["pages"]
+    if not (site / "index.html").is_file():  # the site folder was removed: start again
+        old_entries, old_pages = {}, {}
+    entries = collect(settings)  # newest first
+    sigs = {e.slug: _signature(e, site) for e in entries}
+
     made: set[str] = set()
-    tiles, new = tiles_for(collect(settings), site, settings, made)
+    built: dict[str, Tile] = {}
+    new = 0
+
+    def tile(e: Entry) -> Tile:
+        nonlocal new
+        if e.slug not in built:
+            tiles, n = tiles_for([e], site, settings, made)
+            built[e.slug] = tiles[0]
+            new += n
+        return built[e.slug]
+
+    def unchanged(e: Entry) -> bool:
+        old = old_entries.get(e.slug)
+        if old is None or old.get("sig") != sigs[e.slug]:
+            return False
+        thumbs, own = old.get("thumbs") or [], old.get("page")
+        if own and e.item is not None and not (site / own).is_file():
+            return False
+        return not thumbs or (site / thumbs[0]).is_file()
+
+    changed = [e for e in entries if not unchanged(e)]
     _, theme = settings.theme_for(None)
     colours = assets.palette(theme)
     env = _env()
-    common = _common(settings, tiles, colours)
+    common = _common(settings, [], colours)
+    tz = ZoneInfo(settings.schedule.timezone)
+
+    def updated(when: datetime | None) -> dict[str, str]:
+        """A page says when what it shows last changed (old pages are not rebuilt)."""
+        when = when or datetime.now(UTC)
+        return {
+            "updated_iso": when.astimezone(UTC).isoformat(timespec="seconds"),
+            "updated_text": _date(when, tz),
+        }
+
+    common.update(updated(max((e.posted_at for e in entries), default=None)))
     base = settings.site.base_url
 
     logo = assets.copy_assets(site, settings)
@@ -320,25 +461,94 @@ def _build(settings: Settings, site: Path) -> BuildResult:
     assets.write_if_changed(site / "site.css", css.encode("utf-8"))
 
     page = env.get_template("quote.html")
-    for t in tiles:
+    for e in changed:
+        t = tile(e)
         if t.page and t.quote is not None:  # items gone from the queue keep their old page
             canonical = absolute(base, t.page) if base else None
-            html = page.render({**common, "canonical": canonical, "root": "../", "t": t})
+            html = page.render(
+                {**common, **updated(e.posted_at), "canonical": canonical, "root": "../", "t": t}
+            )
             assets.write_if_changed(site / t.page, html.encode("utf-8"))
 
-    assets.write_if_changed(site / "feed.json", json_feed(settings, tiles))
-    assets.write_if_changed(site / "feed.xml", atom_feed(settings, tiles))
-    index = env.get_template("index.html").render(
+    # archive pages: fixed groups of PAGE_SIZE from the oldest, so old pages stay as they are
+    index_tpl = env.get_template("index.html")
+    oldest_first = entries[::-1]
+    n = len(entries)
+    count = (n + PAGE_SIZE - 1) // PAGE_SIZE if n > PAGE_SIZE else 0
+    pages: dict[str, str] = {}
+    archive = []
+    for k in range(1, count + 1):
+        group = oldest_first[(k - 1) * PAGE_SIZE : k * PAGE_SIZE]
+        name = _archive_name(k)
+        label = f"Posts {(k - 1) * PAGE_SIZE + 1:,}–{(k - 1) * PAGE_SIZE + len(group):,}"
+        archive.append({"href": name, "label": label})
+        sig = hashlib.sha256(
+            repr((k, k == count, [sigs[e.slug] for e in group])).encode()
+        ).hexdigest()[:24]
+        pages[name] = sig
+        if old_pages.get(name) == sig and (site / name).is_file():
+            continue
+        html = index_tpl.render(
+            {
+                **common,
+                **updated(max(e.posted_at for e in group)),
+                "canonical": absolute(base, name) if base else None,
+                "root": "",
+            },
+            tiles=[tile(e) for e in reversed(group)],
+            total=len(group),
+            heading=label,
+            newer=_archive_name(k + 1) if k < count else "index.html",
+            older=_archive_name(k - 1) if k > 1 else None,
+            archive=[],
+            logo=logo,
+        )
+        assets.write_if_changed(site / name, html.encode("utf-8"))
+
+    newest = [tile(e) for e in entries[:PAGE_SIZE]]
+    feed_tiles = [tile(e) for e in entries[: settings.site.feed_items]]
+    assets.write_if_changed(site / "feed.json", json_feed(settings, feed_tiles))
+    assets.write_if_changed(site / "feed.xml", atom_feed(settings, feed_tiles))
+    index = index_tpl.render(
         {**common, "canonical": absolute(base, "") if base else None, "root": ""},
-        tiles=tiles,
+        tiles=newest,
+        total=n,
+        heading="Latest posts",
+        newer=None,
+        older=_archive_name(count - 1) if count > 1 else None,
+        archive=archive[::-1],
         logo=logo,
     )
     assets.publish_file(site / "index.html", index.encode("utf-8"))
-    pages = {t.page for t in tiles if t.page}
-    _prune(site, "thumbs", made)
-    _prune(site, "quotes", pages)
-    log.info("bio site built: %s (%d cards)", site / "index.html", len(tiles))
-    return BuildResult(site, len(tiles), len(pages), new)
+
+    entries_state: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        made_now = built.get(e.slug)
+        if made_now is not None:
+            th = made_now.thumb
+            thumbs = [th.src, th.src2x, th.large] if th else []
+            entries_state[e.slug] = {"sig": sigs[e.slug], "thumbs": thumbs, "page": made_now.page}
+        else:
+            entries_state[e.slug] = old_entries[e.slug]
+    keep_thumbs = {name for v in entries_state.values() for name in v.get("thumbs") or []}
+    keep_pages = {v["page"] for v in entries_state.values() if v.get("page")}
+    _prune(site, "thumbs", keep_thumbs | made)
+    _prune(site, "quotes", keep_pages)
+    for f in site.glob("archive-*.html"):
+        if f.name not in pages:
+            f.unlink(missing_ok=True)
+    atomic_write(
+        _state_path(settings),
+        json.dumps({"config": key, "entries": entries_state, "pages": pages}).encode("utf-8"),
+    )
+    log.info(
+        "bio site built: %s (%d cards, %d changed, %d tiles made)",
+        site / "index.html",
+        n,
+        len(changed),
+        len(built),
+    )
+    return BuildResult(site, n, len(keep_pages), new, len(built))
 
 
 # -- deploying --------------------------------------------------------------------------

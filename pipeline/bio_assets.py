@@ -58,31 +58,44 @@ def publish_file(path: Path, data: bytes) -> None:
         raise
 
 
+def thumb_key(card: Path) -> str:
+    """A cheap stand-in for the card's content hash: cards are files named by the hash of
+    what they show (the card cache), so name, size and mtime change whenever it does."""
+    st = card.stat()
+    return hashlib.sha256(f"{card.name}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
+
+
 def thumb(card: Path, slug: str, site: Path, made: set[str]) -> tuple[Thumb, int]:
-    """WebP thumbnails (grid 1×, 2× and large) named by content, so rebuilds reuse them."""
+    """WebP thumbnails (grid 1×, 2× and large) named by content, so rebuilds reuse them.
+
+    The card is decoded only when one of its thumbnails is missing; otherwise only
+    its header is read, for its size.
+    """
     from PIL import Image
 
-    data = card.read_bytes()
-    key = hashlib.sha256(data).hexdigest()[:12]
-    new = 0
-    sizes: dict[int, tuple[str, int, int]] = {}
+    key = thumb_key(card)
     with Image.open(card) as im:
-        im.load()
-        rgb = im.convert("RGB")
-    for width in (THUMB_WIDTH, THUMB_WIDTH * 2, LARGE_WIDTH):
-        w = min(width, rgb.width)
-        h = round(rgb.height * w / rgb.width)
-        name = f"thumbs/{slug}-{key}-{width}.webp"
-        made.add(name)
-        sizes[width] = (name, w, h)
-        target = site / name
-        if target.is_file():
-            continue
+        width, height = im.size
+        plan: list[tuple[int, str, int, int]] = []
+        for target_width in (THUMB_WIDTH, THUMB_WIDTH * 2, LARGE_WIDTH):
+            w = min(target_width, width)
+            name = f"thumbs/{slug}-{key}-{target_width}.webp"
+            plan.append((target_width, name, w, round(height * w / width)))
+        missing = [p for p in plan if not (site / p[1]).is_file()]
+        rgb = None
+        if missing:
+            im.load()
+            rgb = im.convert("RGB")
+    new = 0
+    made.update(p[1] for p in plan)
+    for _, name, w, h in missing:
+        assert rgb is not None
         buf = io.BytesIO()
-        rgb.resize((w, h), Image.Resampling.LANCZOS).save(buf, "WEBP", quality=82, method=5)
-        publish_file(target, buf.getvalue())
+        # method 4: a third faster than 5 for a thumbnail that looks the same
+        rgb.resize((w, h), Image.Resampling.LANCZOS).save(buf, "WEBP", quality=82, method=4)
+        publish_file(site / name, buf.getvalue())
         new += 1
-    (s1, w1, h1), (s2, w2, _), (s3, w3, h3) = sizes.values()
+    (_, s1, w1, h1), (_, s2, w2, _), (_, s3, w3, h3) = plan
     return Thumb(s1, w1, h1, s2, w2, s3, w3, h3), new
 
 

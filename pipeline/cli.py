@@ -389,16 +389,22 @@ def publish(
         selection, scan = select(s, ledger, request)
         if not dry_run and not yes and selection.needs_confirmation():
             _confirm_all(selection)
-        report = execute(s, ledger, selection, scan, dry_run=dry_run)
+        report = execute(s, ledger, selection, scan, dry_run=dry_run, rebuild_site=False)
     finally:
         if ledger is not None:
             ledger.close()
+    # the pass is done when its posts are recorded: say so first, then update the bio site
     if as_json:
         from pipeline import machine
 
         click.echo(machine.dump(machine.publish(report, dry_run)))
     else:
         print_pass_report(report, s, dry_run=dry_run, selection=selection)
+    if report.posted and not dry_run:
+        from pipeline.hooks import after_posting
+
+        sys.stdout.flush()
+        after_posting(s)
     if not report.ok:
         sys.exit(1)
 
@@ -424,17 +430,45 @@ def _confirm_all(selection: Selection) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--all", "show_all", is_flag=True, help="Every post, not only the most recent.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Most recent posts to list (default: 20; --json: all).",
+)
+@click.option("--since", metavar="WHEN", help="Only posts changed since: 2026-12-01, 24h, 7d.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(["pending", "claimed", "sending", "posted", "failed", "unknown"]),
+    help="Only posts in this state (repeatable).",
+)
 @handle_errors
 @pass_ctx
-def status(ctx: Ctx, as_json: bool) -> None:
-    """Per item and target: state, time and URL; plus what needs a person."""
-    from pipeline.report import print_status, status_data
+def status(
+    ctx: Ctx,
+    as_json: bool,
+    show_all: bool,
+    limit: int | None,
+    since: str | None,
+    states: tuple[str, ...],
+) -> None:
+    """Counts and what needs a person first, then the most recent posts, one line each."""
+    from pipeline.report import parse_since, print_status, status_data
 
-    data = status_data(ctx.settings)
+    if limit is None and not show_all and not as_json:
+        limit = 20
+    data = status_data(
+        ctx.settings,
+        limit=None if show_all else limit,
+        since=parse_since(since) if since else None,
+        states=states,
+    )
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        print_status(data)
+        print_status(data, hint="--all for every post; --limit, --since, --state to choose")
 
 
 @cli.command()
@@ -452,21 +486,30 @@ def health(ctx: Ctx) -> None:
 
 @cli.command()
 @click.argument("slug", required=False)
-@click.option("--limit", default=50, show_default=True, help="Most recent attempts to show.")
+@click.option(
+    "--limit", default=50, show_default=True, help="Most recent attempts to show (0: all)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
 def history(ctx: Ctx, slug: str | None, limit: int, as_json: bool) -> None:
-    """Every attempt recorded in the ledger, newest first."""
+    """Every attempt recorded in the ledger, newest first (streamed, one line each)."""
     from pipeline.ledger import Ledger
     from pipeline.report import print_history
 
     ledger = Ledger.open(ctx.settings.data_path, ctx.settings.ledger_address)
-    rows = ledger.history(slug, limit)
-    if as_json:
-        click.echo(json.dumps([r.as_json() for r in rows], indent=2, ensure_ascii=False))
-    else:
-        print_history(rows)
+    try:
+        rows = ledger.iter_history(slug, limit)
+        if as_json:  # a JSON array written row by row
+            click.echo("[", nl=False)
+            for i, r in enumerate(rows):
+                text = json.dumps(r.as_json(), indent=2, ensure_ascii=False)
+                click.echo(("," if i else "") + "\n  " + text.replace("\n", "\n  "), nl=False)
+            click.echo("\n]")
+        else:
+            print_history(rows)
+    finally:
+        ledger.close()
 
 
 @cli.command()
@@ -538,7 +581,7 @@ def retry(ctx: Ctx, slug: str | None, target: str | None) -> None:
 @pass_ctx
 def plan(ctx: Ctx, days: int, as_json: bool) -> None:
     """The posting calendar (brand's time zone): items, targets, what waits, conflicts."""
-    from pipeline.daemon import current_plan
+    from pipeline.planning import current_plan
     from pipeline.report import print_plan
 
     data = current_plan(ctx.settings, days)

@@ -2,10 +2,14 @@
 
 Why this shape:
 
-* No job store. At start, at every rescan (every `schedule.rescan_interval` seconds,
-  and within `schedule.watch_interval` seconds of a change in the queue folder) and
-  after every pass, the plan is derived again from config + queue + ledger
-  (`pipeline.schedule`), and the scheduler's one-shot jobs are made to match it: one
+* No job store. At start, at every rescan and after every pass, the plan is derived
+  again from config + queue + ledger. The queue folder is watched (watchfiles:
+  inotify and friends; polled every `schedule.watch_interval` seconds where it
+  cannot be) and a change rescans at once; every `schedule.rescan_interval` seconds a
+  cheap ledger check rescans when another process changed a post, and at least every
+  ten intervals anyway. Parsed queue files are kept by size and mtime, so a rescan
+  re-parses only what changed: an idle daemon costs next to nothing. The
+  scheduler's one-shot jobs are made to match the plan (`pipeline.schedule`): one
   DateTrigger job per future instant that has something to post (slot instants get
   `jitter`). A restart rebuilds the same jobs; posts due within grace at start go
   out at once (a "catch-up" pass).
@@ -13,6 +17,8 @@ Why this shape:
   plan, so `publish --now` and the daemon can run at once: ledger claims decide.
   Just before a pass each due post is reserved for its slot in the ledger
   (`scheduled_for`); that is how the next plan knows the slot was used.
+* After a pass that posted, the bio site is rebuilt on a thread of its own
+  (`hooks.SiteRebuilder`): the pass is done when its posts are recorded.
 * Passes run one at a time on their own executor; heartbeat and rescans run beside
   them, so a long pass never makes the daemon look dead.
 * SIGTERM/SIGINT set the stop Event: the runner finishes the post in flight and
@@ -51,14 +57,17 @@ from apscheduler.triggers.date import DateTrigger
 
 from pipeline.alerts import Alerter
 from pipeline.config import Settings
-from pipeline.hooks import after_posting
-from pipeline.items import QueueScan, load_queue
+from pipeline.hooks import SiteRebuilder
+from pipeline.items import QueueScan
 from pipeline.ledger import Ledger, PostRow, default_owner, utcnow
 from pipeline.ledger_faults import LedgerFault, describe
+from pipeline.planning import current_plan as current_plan
+from pipeline.planning import snapshot
 from pipeline.publishers.base import TransientError
 from pipeline.publishing import post_picks
+from pipeline.queue_cache import shared
 from pipeline.runner import PassReport, Runner
-from pipeline.schedule import Entry, Plan, make_plan, plan_data, runway
+from pipeline.schedule import Entry, Plan, runway
 from pipeline.selection import Pick, due_now
 
 log = logging.getLogger("quotecast.daemon")
@@ -66,7 +75,6 @@ log = logging.getLogger("quotecast.daemon")
 PASS_PREFIX = "pass@"
 CATCH_UP = "catch-up"
 HEARTBEAT = "daemon"
-HORIZON_DAYS = 7
 
 
 class StopRequested(TransientError):
@@ -77,26 +85,6 @@ class StopRequested(TransientError):
 
 def _local(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M:%S %Z")
-
-
-def snapshot(
-    settings: Settings, ledger: Ledger, now: datetime, days: float = HORIZON_DAYS
-) -> tuple[Plan, QueueScan, list[PostRow]]:
-    """Read queue and ledger once and plan from them."""
-    scan = load_queue(settings.queue_path, ZoneInfo(settings.schedule.timezone))
-    rows = ledger.rows()
-    return make_plan(settings, scan.items, rows, now, days), scan, rows
-
-
-def current_plan(settings: Settings, days: int = HORIZON_DAYS) -> dict[str, Any]:
-    """`quotecast plan`: the calendar as of now, as JSON-able data."""
-    ledger = Ledger.open(settings.data_path, settings.ledger_address)
-    try:
-        now = utcnow()
-        plan, scan, rows = snapshot(settings, ledger, now, days)
-        return plan_data(plan, runway(settings, scan.items, rows, now), scan.problems)
-    finally:
-        ledger.close()
 
 
 class Daemon:
@@ -139,6 +127,11 @@ class Daemon:
         self._stopped = False
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
         self._last_rescan = float("-inf")
+        # queue files parsed once and kept by (size, mtime): a rescan re-parses what changed
+        self._cache = shared(settings.data_path)
+        self._watching = False  # True while watchfiles reports queue changes
+        self._ledger_sig: tuple[int, str | None] | None = None
+        self.site = SiteRebuilder(settings)
         self._signals = 0
         self._run_at: dict[str, datetime] = {}  # pass job id → when it fires
         self.scheduler = BlockingScheduler(
@@ -172,13 +165,7 @@ class Daemon:
             with self._pass_lock:
                 self.reconcile_stuck()  # what a killed predecessor left `sending`
             self.rescan("start")
-            self.scheduler.add_job(
-                self._watch,
-                "interval",
-                seconds=self.sched.watch_interval,
-                id="watch",
-                executor="default",
-            )
+            self._start_watching()
             self.scheduler.add_job(
                 self.beat,
                 "interval",
@@ -231,6 +218,8 @@ class Daemon:
             self.beat(state="stopped")
         finally:
             self._pass_lock.release()
+        if not self.site.join(self.sched.stop_timeout):
+            log.warning("the bio site is still being built; exiting without it (`quotecast bio`)")
         if self._own_ledger:
             self.ledger.close()
         log.info("daemon stopped", extra={"outcome": "stopped"})
@@ -307,6 +296,7 @@ class Daemon:
         return tuple(sorted(out))
 
     def _watch(self) -> None:
+        """Polling fallback (no inotify): compare the folder's names, sizes and times."""
         if self.stop.is_set():
             return
         settled = 0
@@ -320,15 +310,96 @@ class Daemon:
         if changed or settled or time.monotonic() - self._last_rescan >= self.sched.rescan_interval:
             self.rescan("queue changed" if changed else "timer")
 
+    def _start_watching(self) -> None:
+        """Queue changes from the kernel (watchfiles: inotify, FSEvents…), else polling."""
+        folder = self.settings.queue_path
+        watchfiles: Any = None
+        with contextlib.suppress(ImportError):  # a declared dependency; polling without it
+            import watchfiles
+        if watchfiles is not None and folder.is_dir():
+            before = self._fingerprint_queue()
+            self._watching = True
+            thread = threading.Thread(
+                target=self._watch_loop, args=(watchfiles,), name="quotecast-watch"
+            )
+            thread.daemon = True
+            thread.start()
+            time.sleep(0.2)  # the watcher's set-up; a change made meanwhile is caught here
+            if self._watching and self._fingerprint_queue() != before:
+                self.rescan("queue changed")
+        if self._watching:
+            self.scheduler.add_job(
+                self._tick,
+                "interval",
+                seconds=self.sched.rescan_interval,
+                id="watch",
+                executor="default",
+            )
+        else:
+            self._add_polling()
+
+    def _add_polling(self) -> None:
+        self._fingerprint = self._fingerprint_queue()
+        self.scheduler.add_job(
+            self._watch,
+            "interval",
+            seconds=self.sched.watch_interval,
+            id="watch",
+            executor="default",
+            replace_existing=True,
+        )
+
+    def _watch_loop(self, watchfiles: Any) -> None:
+        folder = self.settings.queue_path
+        try:
+            for _changes in watchfiles.watch(
+                folder,
+                stop_event=self.stop,
+                debounce=400,
+                rust_timeout=60_000,
+                yield_on_timeout=False,
+                raise_interrupt=False,
+                ignore_permission_denied=True,
+            ):
+                if self.stop.is_set():
+                    break
+                self.rescan("queue changed")
+        except Exception as exc:
+            self._watching = False
+            if not self.stop.is_set():
+                log.warning(
+                    "cannot watch %s (%s); checking it every %.0fs instead",
+                    folder,
+                    exc,
+                    self.sched.watch_interval,
+                )
+                self._add_polling()
+
+    def _tick(self) -> None:
+        """The timer beside the watcher: plan again when another process changed the ledger
+        (e.g. `publish --now`, `retry`), and in any case every 10 rescan intervals."""
+        if self.stop.is_set():
+            return
+        try:
+            sig = self.ledger.signature()
+        except Exception as exc:
+            log.warning("ledger not readable (%s); planning again anyway", exc)
+            sig = None
+        idle = time.monotonic() - self._last_rescan
+        if sig is None or sig != self._ledger_sig or idle >= 10 * self.sched.rescan_interval:
+            self.rescan("timer")
+
     def rescan(self, why: str = "timer") -> Plan | None:
         """Plan again, make the jobs match, send the alerts that are due."""
         if self.stop.is_set():
             return None
         self._last_rescan = time.monotonic()
-        self._fingerprint = self._fingerprint_queue()
+        if not self._watching:
+            self._fingerprint = self._fingerprint_queue()
         now = self.clock()
         try:
-            plan, scan, rows = snapshot(self.settings, self.ledger, now)
+            plan, scan, rows = snapshot(self.settings, self.ledger, now, cache=self._cache)
+            self._ledger_sig = self.ledger.signature()
         except Exception as exc:
             fault = describe(exc)
             if fault is None:
@@ -491,7 +562,7 @@ class Daemon:
             if self.stop.is_set():
                 return None
             now = self.clock()
-            plan, scan, _ = snapshot(self.settings, self.ledger, now)
+            plan, scan, _ = snapshot(self.settings, self.ledger, now, cache=self._cache)
             self._tell_news(plan, scan)
             old = now - timedelta(days=1, seconds=self.sched.misfire_grace + self.sched.jitter)
             for key in [k for k, at in self._attempted.items() if at < old]:
@@ -537,8 +608,8 @@ class Daemon:
         finally:
             runner.close()
         self._settle(report)
-        if report.posted:
-            after_posting(self.settings)
+        if report.posted:  # on its own thread: the pass is done when the posts are recorded
+            self.site.request()
         return report
 
     def _sleep(self, seconds: float) -> None:

@@ -432,7 +432,7 @@ def queue_files(queue_dir: Path) -> Iterator[Path]:
     """Queue files in name order; hidden files, READMEs and images are skipped."""
     if not queue_dir.is_dir():
         return
-    for path in sorted(queue_dir.iterdir()):
+    for path in sorted(queue_dir.iterdir(), key=lambda p: p.name):  # one folder: by name
         name = path.name.lower()
         if name.startswith((".", "_")) or name in IGNORED_NAMES or not path.is_file():
             continue
@@ -441,8 +441,17 @@ def queue_files(queue_dir: Path) -> Iterator[Path]:
         yield path
 
 
-def load_queue(queue_dir: Path, tz: ZoneInfo, check_images: bool = True) -> QueueScan:
-    """Every item of the queue; a bad file becomes problems, never an exception."""
+def load_queue(
+    queue_dir: Path,
+    tz: ZoneInfo,
+    check_images: bool = True,
+    parse: Callable[[Path, Path, ZoneInfo, bool], Item] | None = None,
+) -> QueueScan:
+    """Every item of the queue; a bad file becomes problems, never an exception.
+
+    `parse` stands in for parse_item, e.g. pipeline.queue_cache's memo of it.
+    """
+    parse = parse or parse_item
     scan = QueueScan()
     seen: dict[str, Path] = {}
     for path in queue_files(queue_dir):
@@ -464,7 +473,7 @@ def load_queue(queue_dir: Path, tz: ZoneInfo, check_images: bool = True) -> Queu
             continue
         seen[path.stem] = path
         try:
-            scan.items.append(parse_item(path, queue_dir, tz, check_images))
+            scan.items.append(parse(path, queue_dir, tz, check_images))
         except ItemError as exc:
             scan.problems.extend(exc.problems)
         except OSError as exc:

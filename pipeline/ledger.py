@@ -32,6 +32,7 @@ from sqlalchemy import (
     and_,
     create_engine,
     event,
+    func,
     insert,
     or_,
     select,
@@ -809,6 +810,36 @@ class Ledger:
                 d["at"] = parse_iso(d["at"])
                 out.append(AttemptRow(**d))
         return out
+
+    def iter_history(
+        self, slug: str | None = None, limit: int | None = None
+    ) -> Iterator[AttemptRow]:
+        """history(), one row at a time: a listing of every attempt never holds them all."""
+        q = select(attempts).order_by(attempts.c.id.desc())
+        if slug:
+            q = q.where(attempts.c.slug == slug)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=500).execute(q)
+            for m in result.mappings():
+                d = dict(m)
+                d["at"] = parse_iso(d["at"])
+                yield AttemptRow(**d)
+
+    def states(self, only: Sequence[str]) -> dict[tuple[str, str], str]:
+        """(slug, target) → state of the rows in `only`: a light read of many rows."""
+        q = select(posts.c.slug, posts.c.target, posts.c.state).where(
+            posts.c.state.in_(tuple(only))
+        )
+        with self.engine.connect() as conn:
+            return {(r.slug, r.target): r.state for r in conn.execute(q)}
+
+    def signature(self) -> tuple[int, str | None]:
+        """(rows, newest update): changes whenever any process changed a post row."""
+        with self.engine.connect() as conn:
+            n, newest = conn.execute(select(func.count(), func.max(posts.c.updated_at))).one()
+        return int(n), newest
 
     def posted(self) -> Iterator[PostRow]:
         """Posted rows, newest first (the bio page's order)."""

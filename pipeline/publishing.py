@@ -93,8 +93,10 @@ def execute(
     scan: QueueScan,
     dry_run: bool = False,
     stop: threading.Event | None = None,
+    rebuild_site: bool = True,
 ) -> PassReport:
-    """Run one pass over the selection (a dry run renders and captions, claims nothing)."""
+    """Run one pass over the selection (a dry run renders and captions, claims nothing).
+    `rebuild_site=False` leaves the bio build to the caller, so it can report first."""
     runner = Runner(settings, ledger, stop=stop)
     try:
         report = post_picks(
@@ -104,7 +106,7 @@ def execute(
         runner.close()
     # the runner counts posted rows it passes over; a due pass passes over none of them
     report.already_posted = max(report.already_posted, selection.already_posted)
-    if report.posted and not dry_run:
+    if rebuild_site and report.posted and not dry_run:
         from pipeline.hooks import after_posting
 
         after_posting(settings)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -13,11 +14,13 @@ from rich.text import Text
 
 from pipeline.config import Settings
 from pipeline.item_refs import reference_problems
-from pipeline.items import load_queue
 from pipeline.ledger import AttemptRow, Ledger, utcnow
-from pipeline.runner import PassReport
-from pipeline.selection import Selection
+from pipeline.queue_cache import load_queue_cached
 from pipeline.targeting import targets_for
+
+if TYPE_CHECKING:
+    from pipeline.runner import PassReport
+    from pipeline.selection import Selection
 
 # Text from networks, files and people is data, never markup: every value that is not
 # our own is passed through `_lit` (`[/b]` in a server's error must print as is), and
@@ -115,12 +118,27 @@ def print_pass_report(
         )
 
 
-def status_data(s: Settings) -> dict[str, Any]:
-    """Every (item, target) with its state, plus the rows that need a person."""
+def status_data(
+    s: Settings,
+    *,
+    limit: int | None = None,
+    since: datetime | None = None,
+    states: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Counts, what needs a person, and the posts (most recent first), filtered and limited.
+
+    `counts` and `needs_attention` always cover everything; `posts` holds the rows
+    that pass `states` and `since` (their newest time at or after it), the newest
+    `limit` of them; `total` says how many passed the filters.
+    """
     tz = ZoneInfo(s.schedule.timezone)
-    scan = load_queue(s.queue_path, tz, check_images=False)
+    scan = load_queue_cached(s.queue_path, tz, s.data_path, check_images=False)
     ledger = Ledger.open(s.data_path, s.ledger_address)
-    rows = {(r.slug, r.target): r for r in ledger.rows()}
+    try:
+        rows = _status_rows(ledger)
+        beat = ledger.heartbeat("daemon")
+    finally:
+        ledger.close()
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     problems = list(scan.problems)
@@ -140,7 +158,6 @@ def status_data(s: Settings) -> dict[str, Any]:
         if key not in seen:
             entry = {"item": r.slug, "target": r.target, **_row_entry(r), "in_queue": False}
             out.append(entry)
-    beat = ledger.heartbeat("daemon")
     daemon: dict[str, Any] | None = None
     if beat is not None:
         owner, at, info = beat
@@ -158,9 +175,11 @@ def status_data(s: Settings) -> dict[str, Any]:
                 f"stuck in sending since {_when(r.updated_at.isoformat())} UTC (lease ended "
                 f"{_when(r.lease_until.isoformat())}): its process stopped mid-send"
             )
+    shown = _recent(out, since, states)
     return {
         "tokens": tokens,
-        "posts": out,
+        "posts": shown[:limit] if limit else shown,
+        "total": len(shown),
         "needs_attention": [
             e for e in out if e["state"] in ("failed", "unknown") or e.get("stuck")
         ],
@@ -189,6 +208,22 @@ def _token_entries(ledger: Ledger) -> list[dict[str, Any]]:
     ]
 
 
+def _stamp(e: dict[str, Any]) -> str:
+    """The entry's newest time (ISO, UTC): posted, else last change; pending: none."""
+    return str(e.get("posted_at") or e.get("updated_at") or "")
+
+
+def _recent(
+    entries: list[dict[str, Any]], since: datetime | None, states: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Newest first; entries without a time (never tried) after them, in queue order."""
+    picked = [e for e in entries if not states or e["state"] in states]
+    if since is not None:
+        picked = [e for e in picked if _stamp(e) and datetime.fromisoformat(_stamp(e)) >= since]
+    timed = sorted((e for e in picked if _stamp(e)), key=_stamp, reverse=True)
+    return timed + [e for e in picked if not _stamp(e)]
+
+
 def daemon_status(beat_at: datetime, info: dict[str, Any], now: datetime) -> str:
     """alive | stale (no heartbeat for longer than it promised) | stopped (exited cleanly)."""
     if info.get("state") == "stopped":
@@ -201,15 +236,37 @@ def daemon_status(beat_at: datetime, info: dict[str, Any], now: datetime) -> str
     return "alive" if (now - beat_at).total_seconds() <= stale_after else "stale"
 
 
+def _status_rows(ledger: Ledger) -> dict[tuple[str, str], Any]:
+    """Only the columns status shows, as light rows: 20,000 posts in a few MB."""
+    from sqlalchemy import select
+
+    from pipeline.ledger import posts
+
+    cols = [posts.c[k] for k in STATUS_COLUMNS]
+    with ledger.engine.connect() as conn:
+        return {(r.slug, r.target): r for r in conn.execute(select(*cols))}
+
+
+STATUS_COLUMNS = (
+    *("slug", "target", "network", "state", "attempts", "owner", "lease_until"),
+    *("not_before", "posted_at", "url", "last_error", "error_kind", "updated_at"),
+)
+
+
+def _iso(value: Any) -> str:
+    """Stored times (UTC text) in the form status always printed: isoformat() of the time."""
+    return (value if isinstance(value, datetime) else datetime.fromisoformat(value)).isoformat()
+
+
 def _row_entry(r: Any) -> dict[str, Any]:
     e: dict[str, Any] = {"state": r.state, "attempts": r.attempts}
     if r.posted_at:
-        e["posted_at"] = r.posted_at.isoformat()
+        e["posted_at"] = _iso(r.posted_at)
     if r.url:
         e["url"] = r.url
     if r.last_error and r.state != "posted":
         e["error"] = r.last_error
-    e["updated_at"] = r.updated_at.isoformat()
+    e["updated_at"] = _iso(r.updated_at)
     return e
 
 
@@ -245,33 +302,49 @@ def _show_url(url: str) -> str:
     return url
 
 
-def print_status(data: dict[str, Any]) -> None:
-    table = Table(title="quotecast status", show_lines=False)
-    table.add_column("item", overflow="fold")
-    table.add_column("target", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("when (UTC)", no_wrap=True)
-    table.add_column("url / error", overflow="fold")
-    for e in data["posts"]:
-        colour = _COLOURS.get(e["state"], "white")
-        when = _when(
-            e.get("posted_at") or (e.get("updated_at") if e["state"] != "pending" else None)
-        )
-        detail = (
-            _show_url(e["url"])
-            if e.get("url")
-            else e.get("error") or (f"at {e['publish_at']}" if e.get("publish_at") else "")
-        )
-        table.add_row(
-            _lit(e["item"]),
-            _lit(e["target"]),
-            f"[{colour}]{e['state']}[/{colour}]",
-            when,
-            _lit(str(detail)),
-        )
-    console.print(table)
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(data["counts"].items()))
-    console.print(_lit(counts) or "the queue is empty")
+def shorten(text: str, width: int, keep_end: bool = False) -> str:
+    """At most `width` characters: cut with "…" at the end, or at the start for paths and
+    URLs, whose end (the file, the post id) is the part that tells them apart."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    return "…" + text[-(width - 1) :] if keep_end else text[: width - 1] + "…"
+
+
+def status_line(e: dict[str, Any], width: int) -> Text:
+    """One post on one line of `width` columns: state, time, item → target, url or error."""
+    state = e["state"]
+    when = _when(e.get("posted_at") or (e.get("updated_at") if state != "pending" else None))
+    url = e.get("url")
+    detail = (
+        _show_url(url)
+        if url
+        else e.get("error") or (f"at {_when(e['publish_at'])}" if e.get("publish_at") else "")
+    )
+    head = f"{state:<8} {when or '—':<16} "
+    room = max(width - len(head), 24)
+    # the item and target get what they need, up to half the room when there is a detail
+    most = room if not detail else max(room - min(len(detail), room // 2) - 2, room // 2)
+    target = shorten(e["target"], 14)
+    item = shorten(e["item"], max(most - len(target) - 3, 8))
+    line = Text(head, no_wrap=True, overflow="ellipsis")
+    line.stylize(_COLOURS.get(state, "white"), 0, len(state))
+    line.append(f"{item} → {target}")
+    left = width - len(line.plain) - 2
+    if detail and left >= 4:
+        line.append("  " + shorten(detail, left, keep_end=bool(url)))
+    return line
+
+
+def print_status(data: dict[str, Any], hint: str = "") -> None:
+    """Counts and what needs a person first, then the most recent posts, one line each."""
+    width = console.width
+    counts = ", ".join(f"{n:,} {k}" for k, n in sorted(data["counts"].items()))
+    total = sum(data["counts"].values())
+    console.print(
+        Text(f"quotecast status: {total:,} posts ({counts})" if total else "the queue is empty")
+    )
     for e in data["needs_attention"]:
         if e["state"] == "unknown":
             how = f"quotecast resolve {e['item']} {e['target']} --posted URL | --not-posted"
@@ -279,20 +352,30 @@ def print_status(data: dict[str, Any]) -> None:
             how = "quotecast publish --now (or a running daemon) looks it up on the network"
         else:
             how = f"quotecast retry {e['item']} --target {e['target']}"
-        console.print(
-            f"[bold red]needs you:[/bold red] {_lit(e['item'])} → {_lit(e['target'])} is "
-            f"{e['state']}: {_lit(str(e.get('error', '')))}\n    then: {_lit(how)}"
-        )
+        line = Text("needs you: ", style="bold red")
+        line.append(f"{e['item']} → {e['target']} is {e['state']}: {e.get('error', '')}")
+        console.print(line)
+        console.print(Text(f"    then: {how}"))
     for p in data["problems"]:
-        console.print(f"[red]problem:[/red] {_lit(str(p))}")
+        console.print(Text("problem: ", style="red") + Text(str(p)))
     for t in data.get("tokens", []):
         if t["warning"]:
-            console.print(f"[bold yellow]token:[/bold yellow] {_lit(t['warning'])}")
+            console.print(Text("token: ", style="bold yellow") + Text(t["warning"]))
     d = data.get("daemon")
     if d:
         print_daemon(d)
     else:
         console.print("daemon: never ran (start it with `quotecast run`)")
+    posts = data["posts"]
+    if not posts:
+        if total:
+            console.print(Text("no posts match" + (f" ({hint})" if hint else "")))
+        return
+    more = data.get("total", len(posts)) - len(posts)
+    title = f"most recent {len(posts):,} of {data.get('total', len(posts)):,}" if more else ""
+    console.print(Text(title + (f" ({hint})" if hint and more else ""), style="bold"))
+    for e in posts:
+        console.print(status_line(e, width), no_wrap=True, overflow="ellipsis", crop=True)
 
 
 def print_daemon(d: dict[str, Any]) -> None:
@@ -362,17 +445,58 @@ def print_plan(data: dict[str, Any]) -> None:
         console.print("nothing planned: no slots and nothing queued")
 
 
-def print_history(rows: list[AttemptRow]) -> None:
-    table = Table(title="attempts, newest first")
-    for col in ("time", "item", "target", "#", "outcome", "detail"):
-        table.add_column(col, overflow="fold")
+def history_line(r: AttemptRow, width: int) -> Text:
+    """One attempt on one line: time, item → target, attempt number, outcome, detail."""
+    detail = r.error or (_show_url(r.url) if r.url else r.remote_id) or ""
+    tail = f"  #{r.attempt}  {r.outcome}"
+    room = max(width - 21 - len(tail), 24)
+    most = room if not detail else max(room - min(len(detail), room // 2) - 2, room // 2)
+    target = shorten(r.target, 14)
+    item = shorten(r.slug, max(most - len(target) - 3, 8))
+    line = Text(f"{r.at:%Y-%m-%d %H:%M:%S}  {item} → {target}  #{r.attempt}  ")
+    line.append(r.outcome, style=_COLOURS.get(r.outcome, "white"))
+    left = width - len(line.plain) - 2
+    if detail and left >= 4:
+        line.append("  " + shorten(detail, left, keep_end=not r.error))
+    return line
+
+
+def print_history(rows: Iterable[AttemptRow]) -> int:
+    """Stream attempts, newest first, one line each; returns how many were printed."""
+    width = console.width
+    n = 0
+    batch: list[Text] = []
     for r in rows:
-        table.add_row(
-            r.at.strftime("%Y-%m-%d %H:%M:%S"),
-            _lit(r.slug),
-            _lit(r.target),
-            str(r.attempt),
-            _lit(r.outcome),
-            _lit(r.error or r.url or r.remote_id or ""),
-        )
-    console.print(table)
+        if n == 0:
+            console.print(Text("attempts, newest first", style="bold"))
+        batch.append(history_line(r, width))
+        n += 1
+        if len(batch) == 200:  # printed in batches: still streamed, without a call per line
+            console.print(Text("\n").join(batch), no_wrap=True, crop=True)
+            batch = []
+    if batch:
+        console.print(Text("\n").join(batch), no_wrap=True, crop=True)
+    if n == 0:
+        console.print("no attempts recorded yet")
+    return n
+
+
+def parse_since(value: str) -> datetime:
+    """`--since`: an ISO date or date-time (schedule-free: UTC unless it says), or 30m/24h/7d."""
+    import re
+    from datetime import UTC, timedelta
+
+    from pipeline.errors import QuotecastError
+
+    m = re.fullmatch(r"\s*(\d+)\s*([mhd])\s*", value)
+    if m:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+        return utcnow() - timedelta(**{unit: int(m.group(1))})
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise QuotecastError(
+            f"--since: {value!r} is neither a date (2026-12-01), a date-time "
+            "(2026-12-01T09:00) nor an age (30m, 24h, 7d)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

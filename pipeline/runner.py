@@ -22,7 +22,7 @@ from pipeline.captions import write_caption
 from pipeline.config import Settings
 from pipeline.errors import UNUSUAL_TEXT, QuotecastError, is_system_error, unexpected
 from pipeline.item_refs import theme_problem
-from pipeline.items import Item, Problem, QueueScan, load_queue
+from pipeline.items import Item, Problem, QueueScan
 from pipeline.ledger import Ledger, LedgerError, PostRow, default_owner, utcnow
 from pipeline.ledger_faults import DISK_ERRNOS, LedgerFault, describe
 from pipeline.posts import Post, Receipt
@@ -39,6 +39,7 @@ from pipeline.publishers.base import (
     TransientError,
 )
 from pipeline.publishers.retry import RetryPolicy
+from pipeline.queue_cache import load_queue_cached
 from pipeline.render.cache import render_cached
 from pipeline.targeting import targets_for
 
@@ -191,7 +192,7 @@ class Runner:
                     f"no target named {t!r}; configured targets: {', '.join(s.targets)}"
                 )
         if scan is None:
-            scan = load_queue(s.queue_path, self.tz)
+            scan = load_queue_cached(s.queue_path, self.tz, s.data_path)
         report.problems.extend(scan.problems)
         items = scan.items
         if wanted_slugs:
@@ -205,6 +206,11 @@ class Runner:
                 report.outcomes.extend(self.reconcile(scan))
 
         blocked: dict[str, str] = {}  # target → auth error for the rest of this pass
+        # one read of every row up front: the many posts settled long ago are skipped without
+        # a query each; a post that may need work is read again just before it is tried
+        settled = (
+            self.ledger.states(("posted", "failed", "unknown", "sending")) if self.ledger else {}
+        )
         for item in items:
             names, unknown = targets_for(item, s)
             for name in unknown:
@@ -218,6 +224,11 @@ class Runner:
                     continue
                 if self.stop.is_set():
                     return report
+                state = settled.get((item.slug, target))
+                if state is not None:  # posted, failed, unknown or being sent: not this pass
+                    if state == "posted":
+                        report.already_posted += 1
+                    continue
                 row = self.ledger.get(item.slug, target) if self.ledger else None
                 if (
                     row is not None
