@@ -47,8 +47,8 @@ from pipeline.files import atomic_write
 from pipeline.items import Item
 from pipeline.ledger import Ledger
 from pipeline.links import LinkError, absolute, page_path, with_utm
-from pipeline.resources import templates_dir
 from pipeline.queue_cache import load_queue_cached
+from pipeline.resources import templates_dir
 from pipeline.site_deploy import DeployResult, deploy
 
 log = logging.getLogger("quotecast")

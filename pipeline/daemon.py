@@ -58,7 +58,7 @@ from apscheduler.triggers.date import DateTrigger
 from pipeline.alerts import Alerter
 from pipeline.config import Settings
 from pipeline.hooks import SiteRebuilder
-from pipeline.items import QueueScan
+from pipeline.items import QueueScan, load_queue
 from pipeline.ledger import Ledger, PostRow, default_owner, utcnow
 from pipeline.ledger_faults import LedgerFault, describe
 from pipeline.planning import current_plan as current_plan
