@@ -15,6 +15,7 @@ from PIL import Image
 
 from pipeline.render import fonts, layout
 from pipeline.render.fonts import Chain, Face
+from pipeline.render.segment import hyphen_points
 from pipeline.render.text import Direction, Style, Token, clusters, direction_of, visual_order
 
 Colour = tuple[int, int, int]
@@ -41,14 +42,11 @@ class Block:
     lines: int
     placed: tuple[Placed, ...]
     ink: tuple[int, int, int, int]  # union of the runs' pixel boxes, relative to the block
+    texts: tuple[str, ...] = ()  # each line as drawn, in reading order (the layout report)
+    hyphenated: tuple[bool, ...] = ()  # per line: ends with a hyphen the fit stage added
 
 
-def _bounds(text: str) -> list[int]:
-    out, pos = [], 0
-    for cl in clusters(text):
-        pos += len(cl)
-        out.append(pos)
-    return out
+HYPHEN = "-"
 
 
 @lru_cache(maxsize=4096)
@@ -107,6 +105,7 @@ def set_block(
     base: Direction = "ltr",
     line_height: float = 1.2,
     hang: str | None = None,
+    locale: str = "en",
 ) -> Block:
     """Fit tokens into box_w × box_h at the largest size in [min_size, max_size].
 
@@ -127,11 +126,25 @@ def set_block(
 
     metrics = metrics_for(tokens, faces, rtls, line_height)
     words = [(t.text, t.space_before) for t in tokens]
-    fit = layout.fit_text(words, measure, box_w, box_h, min_size, max_size, metrics, _bounds)
+
+    def points(i: int) -> tuple[int, ...]:
+        return hyphen_points(tokens[i].text, locale)
+
+    hyph = layout.Hyphenation(points, fonts.width(HYPHEN, faces))
+    fit = layout.fit_text(words, measure, box_w, box_h, min_size, max_size, metrics, hyph)
     size = fit.size
     first = round(metrics.ascent * size)
     placed: list[Placed] = []
+    texts: list[str] = []
+    hyphenated: list[bool] = []
     for li, line in enumerate(fit.lines):
+        text = ""
+        for k, p in enumerate(line.pieces):
+            gap = " " if k and p.space_before else ""
+            text += gap + tokens[p.token].text[p.start : p.end]
+        ends_hyphen = line.pieces[-1].hyphen
+        texts.append((hang or "") * (li == 0) + text + (HYPHEN if ends_hyphen else ""))
+        hyphenated.append(ends_hyphen)
         y = first + round(li * metrics.pitch * size)
         pieces = line.pieces
         order = visual_order([dirs[p.token] for p in pieces], base)
@@ -147,6 +160,10 @@ def set_block(
             for run, style, rtl in reversed(seq) if rtls[p.token] else seq:
                 placed.append(Placed(run.text, run.face, rtl, x, y, style))
                 x += _run_width(run, rtl) * size
+            if p.hyphen:
+                for run in fonts.runs(HYPHEN, faces):
+                    placed.append(Placed(run.text, run.face, False, x, y, "text"))
+                    x += _run_width(run, False) * size
             prev = j
     if hang:
         w = sum(_run_width(r, False) for r in fonts.runs(hang, faces)) * size
@@ -155,7 +172,17 @@ def set_block(
             placed.append(Placed(run.text, run.face, False, x, first, "mark"))
             x += _run_width(run, False) * size
     height = round(metrics.height(len(fit.lines), size))
-    return Block(size, box_w, height, first, len(fit.lines), tuple(placed), _ink(placed, size))
+    return Block(
+        size,
+        box_w,
+        height,
+        first,
+        len(fit.lines),
+        tuple(placed),
+        _ink(placed, size),
+        tuple(texts),
+        tuple(hyphenated),
+    )
 
 
 def _ink(placed: list[Placed], size: int) -> tuple[int, int, int, int]:
@@ -204,7 +231,15 @@ def set_line(
     baseline = round(up * size)
     moved = [Placed(p.text, p.face, p.rtl, p.x, baseline, p.style) for p in placed]
     return Block(
-        size, round(x), baseline + round(down * size), baseline, 1, tuple(moved), _ink(moved, size)
+        size,
+        round(x),
+        baseline + round(down * size),
+        baseline,
+        1,
+        tuple(moved),
+        _ink(moved, size),
+        (text,),
+        (False,),
     )
 
 
