@@ -10,6 +10,7 @@ from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.items import Problem, load_queue
 from pipeline.render import render_card
+from pipeline.render.card import compose
 
 
 @dataclass
@@ -17,10 +18,16 @@ class CheckResult:
     item_count: int = 0
     problems: list[Problem] = field(default_factory=list)
     ok_lines: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-def run_checks(settings: Settings, render: bool = True) -> CheckResult:
-    """Validate every queue file, then render and caption each valid item per target."""
+def run_checks(settings: Settings, render: bool = True, full_render: bool = False) -> CheckResult:
+    """Validate every queue file, then lay out (or with `full_render`, render and encode)
+    and caption each valid item per target.
+
+    The layout alone finds everything a render would refuse (fit, glyph coverage) at a
+    fraction of the cost; a quote set below the theme's readable size is a warning.
+    """
     result = CheckResult()
     scan = load_queue(settings.queue_path, ZoneInfo(settings.schedule.timezone))
     result.problems.extend(scan.problems)
@@ -52,7 +59,18 @@ def run_checks(settings: Settings, render: bool = True) -> CheckResult:
             if render and (theme_name, fmt_name) not in rendered:
                 rendered.add((theme_name, fmt_name))
                 try:
-                    render_card(item, theme, fmt_name, fmt, settings.brand, settings.base_dir)
+                    if full_render:
+                        render_card(item, theme, fmt_name, fmt, settings.brand, settings.base_dir)
+                    comp = compose(
+                        item, theme, fmt, settings.brand, settings.base_dir, pixels=False
+                    )
+                    at_1080 = comp.quote_size * 1080 / fmt.width
+                    if at_1080 < theme.quote_size_readable:
+                        result.warnings.append(
+                            f"{item.path}: quote ({fmt_name}): set at {comp.quote_size} px, "
+                            f"below the readable {theme.quote_size_readable} px (at 1080 wide) "
+                            f"for {len(item.quote)} characters; consider shortening it"
+                        )
                 except QuotecastError as exc:
                     result.problems.append(
                         Problem(item.path, None, f"quote ({fmt_name})", str(exc))

@@ -16,6 +16,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image
@@ -46,7 +47,7 @@ from pipeline.render.typeset import Block, Colour, draw_block, set_block, set_li
 RENDERER_VERSION = "1.0"
 FONT_LOCK = threading.RLock()
 QUOTE_OPSZ = 48
-MIN_MEASURE_CHARS = 10
+MIN_MEASURE_EM = 5.0  # about ten letters of text face
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom
 
@@ -251,6 +252,14 @@ class _Painter:
             worst = min((contrast.measure(self.canvas, box, c) for c in used), default=21.0)
             self.placements[key] = Placement(block, box, face, worst, goal)
 
+    def finish_layout(self) -> None:
+        """Record the blocks' places without painting anything (`check`: layout only)."""
+        for _, key, block, left, top, _, face in self._texts:
+            x0, y0, x1, y1 = block.ink
+            box = (left + x0, top + y0, left + x1, top + y1)
+            goal = contrast.target_for(block.size, self.canvas.width)
+            self.placements[key] = Placement(block, box, face, 0.0, goal)
+
     def finish(self) -> Image.Image:
         self._shade()
         for kind, name, data in self._ops:
@@ -353,15 +362,20 @@ def compose(
     brand: Brand,
     base_dir: Path,
     layered: bool = False,
+    pixels: bool = True,
 ) -> Composition:
     """Lay out and draw the card (not yet encoded). Raises RenderError for a person to fix.
+
+    With `pixels=False` nothing is painted (no background, scrims or glyph pasting):
+    the sizes, lines and boxes are the same, so `check` can judge fit and glyph
+    coverage from the layout alone.
 
     Cached font objects wrap FreeType faces, which are not thread-safe: one card
     is composed at a time per process (encoding, the slow part, runs outside the lock).
     """
     try:
         with FONT_LOCK:
-            return _compose(item, theme, fmt, brand, base_dir, layered)
+            return _compose(item, theme, fmt, brand, base_dir, layered, pixels)
     except (AssetError, FontFileError) as exc:
         raise RenderError(str(exc)) from None
 
@@ -388,9 +402,10 @@ class _Attribution:
         return max(self.text_height, self.photo)
 
 
-def _monogram(brand: Brand, face: Face, diameter: int, fill: Colour, ink: Colour) -> Image.Image:
-    """The default brand mark: the brand's initial in a disc of the accent colour."""
-    letters = "".join(w[0] for w in brand.name.replace("@", " ").split()[:2]).upper() or "Q"
+@lru_cache(maxsize=16)
+def _monogram(name: str, face: Face, diameter: int, fill: Colour, ink: Colour) -> Image.Image:
+    """The default brand mark: the brand's initials in a disc of the accent colour."""
+    letters = "".join(w[0] for w in name.replace("@", " ").split()[:2]).upper() or "Q"
     disc = assets.disc(diameter, fill).copy()
     mark_face = Face(face.file, face.index, 750, face.opsz)
     size = round(diameter * (0.5 if len(letters) == 1 else 0.4))
@@ -423,7 +438,7 @@ def _brand(
         path = logo_path if logo_path.is_absolute() else base_dir / logo_path
         logo_img = assets.logo(path, round(4.5 * mark_h), mark_h)
     elif theme.brand_mark == "monogram":
-        logo_img = _monogram(brand, faces.author, mark_h, accent, ink)
+        logo_img = _monogram(brand.name, faces.author, mark_h, accent, ink)
     at_top = theme.logo_position.startswith("top")
     at_left = theme.logo_position.endswith("left")
     handle = None
@@ -522,14 +537,23 @@ def _fit_quote(
 
 
 def _compose(
-    item: Item, theme: Theme, fmt: CardFormat, brand: Brand, base_dir: Path, layered: bool
+    item: Item,
+    theme: Theme,
+    fmt: CardFormat,
+    brand: Brand,
+    base_dir: Path,
+    layered: bool,
+    pixels: bool = True,
 ) -> Composition:
     fr = _frame(fmt)
     u = fr.unit
     faces = _faces(theme)
     text_c, accent_c = rgb(theme.text_color), rgb(theme.accent_color)
     muted_c = rgb(theme.muted_color)
-    canvas = assets.background(theme.background, (fr.width, fr.height), base_dir).copy()
+    if pixels:
+        canvas = assets.background(theme.background, (fr.width, fr.height), base_dir).copy()
+    else:
+        canvas = Image.new("RGB", (fr.width, 1))  # never drawn on: only its width is read
     paint = _Painter(canvas, layered)
 
     quote_plain = plain(item.quote)
@@ -566,14 +590,12 @@ def _compose(
     qfaces = _chain(faces.quote, quote_plain)
     try:
         hang_em = fonts.width(open_mark, qfaces)
+        fonts.width(quote_plain, qfaces)  # every glyph exists, or say which does not
     except MissingGlyph as exc:
-        raise _glyph_error("quote font", exc) from None
+        raise _glyph_error("quote", exc) from None
     smin = max(8, round(theme.quote_size_min * u))
-    # never so large that a line holds fewer than MIN_MEASURE_CHARS of this text's letters
-    chars = sum(2 if is_cjk(c) else 1 for c in quote_plain)  # a CJK character: two letters
-    per_char = fonts.width(quote_plain, qfaces) / max(1, chars)
-    measure_cap = int(content_w / max(0.01, MIN_MEASURE_CHARS * per_char))
-    smax = max(smin, min(round(theme.quote_size_max * u), measure_cap))
+    # never so large that a line holds fewer than about ten letters (MIN_MEASURE_EM)
+    smax = max(smin, min(round(theme.quote_size_max * u), int(content_w / MIN_MEASURE_EM)))
     hang = min(fr.left, math.ceil(hang_em * smax) + round(6 * u))
     q_top = mid_top + label_h + gap_label
     q_bottom = mid_bottom - att.height - gap_attr
@@ -624,8 +646,13 @@ def _compose(
     if att.role:
         paint.block("attribution", att.role, tx, ty, _all(muted_c), "role", faces.role)
 
+    if pixels:
+        image = paint.finish()
+    else:
+        paint.finish_layout()
+        image = canvas
     return Composition(
-        image=paint.finish(),
+        image=image,
         content=(fr.left - hang, fr.top, fr.right + hang, fr.bottom),
         quote_box=quote_box,
         quote_size=quote.size,
@@ -635,6 +662,22 @@ def _compose(
         layers=paint.layers,
         placements=paint.placements,
     )
+
+
+def render_card_with_layout(
+    item: Item,
+    theme: Theme,
+    fmt_name: str,
+    fmt: CardFormat,
+    brand: Brand,
+    base_dir: Path,
+    max_bytes: int | None = None,
+) -> tuple[RenderedCard, Composition]:
+    """`render_card` plus the composition it encoded (for the layout report)."""
+    comp = compose(item, theme, fmt, brand, base_dir)
+    data, mime = encode(comp.image, fmt.encoding, fmt.jpeg_quality, max_bytes)
+    card = Card(data, mime, fmt.width, fmt.height, fmt_name)
+    return RenderedCard(card, alt_text_for(item)), comp
 
 
 def render_card(
@@ -647,7 +690,4 @@ def render_card(
     max_bytes: int | None = None,
 ) -> RenderedCard:
     """The card for one item in one format, encoded as the format says, within max_bytes."""
-    comp = compose(item, theme, fmt, brand, base_dir)
-    data, mime = encode(comp.image, fmt.encoding, fmt.jpeg_quality, max_bytes)
-    card = Card(data, mime, fmt.width, fmt.height, fmt_name)
-    return RenderedCard(card, alt_text_for(item))
+    return render_card_with_layout(item, theme, fmt_name, fmt, brand, base_dir, max_bytes)[0]
