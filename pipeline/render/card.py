@@ -518,14 +518,12 @@ def _fit_quote(
             raise RenderError(
                 f"the quote is too long for {where}: it has {total_chars} characters and about "
                 f"{min(exc.chars, total_chars - 1)} fit at the theme's minimum size "
-                f"({exc.size} px); shorten the quote or lower quote_size_min"
+                f"({exc.size} px), {total_chars - min(exc.chars, total_chars - 1)} over; "
+                "shorten the quote or lower quote_size_min"
             ) from None
         left, top, right, bottom = quote.ink
         height = max(quote.height, bottom) - min(0, top)
-        if base == "ltr":
-            across = left >= -hang_px and right <= box_w
-        else:
-            across = left >= 0 and right <= box_w + hang_px
+        across = left >= -hang_px and right <= box_w + hang_px  # marks hang in the margins
         if height <= box_h and across:
             return quote, height, min(0, top)
         if quote.size <= smin:
@@ -600,9 +598,9 @@ def _compose(
     q_top = mid_top + label_h + gap_label
     q_bottom = mid_bottom - att.height - gap_attr
     if rtl:
-        quote_box = (fr.left, q_top, fr.right + hang, q_bottom)
+        quote_box = (fr.left - hang, q_top, fr.right + hang, q_bottom)
     else:
-        quote_box = (fr.left - hang, q_top, fr.right, q_bottom)
+        quote_box = (fr.left - hang, q_top, fr.right + hang, q_bottom)
     if q_bottom - q_top < smin * 1.5:
         raise RenderError(
             f"the {fr.width}×{fr.height} format leaves no room for the quote once the label, "

@@ -120,8 +120,18 @@ def set_block(
         fonts.runs(hang, faces)
 
     def measure(i: int, start: int, end: int) -> float:
+        """Advance of token i's slice; the closing mark does not count (it may hang)."""
         return sum(
-            _run_width(r, rtl) for r, _, rtl in styled_runs(tokens[i], start, end, faces, rtls[i])
+            _run_width(r, rtl)
+            for r, style, rtl in styled_runs(tokens[i], start, end, faces, rtls[i])
+            if style != "mark"
+        )
+
+    def hanging(i: int, start: int, end: int) -> float:
+        return sum(
+            _run_width(r, rtl)
+            for r, style, rtl in styled_runs(tokens[i], start, end, faces, rtls[i])
+            if style == "mark"
         )
 
     metrics = metrics_for(tokens, faces, rtls, line_height)
@@ -148,7 +158,8 @@ def set_block(
         y = first + round(li * metrics.pitch * size)
         pieces = line.pieces
         order = visual_order([dirs[p.token] for p in pieces], base)
-        x = 0.0 if base == "ltr" else box_w - line.width * size
+        hang_em = sum(hanging(p.token, p.start, p.end) for p in pieces)
+        x = 0.0 if base == "ltr" else box_w - (line.width + hang_em) * size
         prev: int | None = None
         for j in order:
             p = pieces[j]
