@@ -71,7 +71,7 @@ class Face:
 
     @property
     def is_emoji(self) -> bool:
-        return Path(self.file).name == EMOJI_FILE
+        return self.file.rsplit("/", 1)[-1] == EMOJI_FILE  # hot: no Path objects here
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,14 @@ def coverage(path: Path, index: int) -> Coverage:
         raise FontFileError(f"cannot read font {path}: {exc}") from None
 
 
+@lru_cache(maxsize=128)
+def _face_coverage(face: Face) -> Coverage:
+    return coverage(face.path, face.index)
+
+
+@lru_cache(maxsize=65536)
 def covers(face: Face, text: str) -> bool:
-    cov = coverage(face.path, face.index)
+    cov = _face_coverage(face)
     return all(ord(ch) in cov or is_ignorable(ch) for ch in text)
 
 
@@ -244,6 +250,16 @@ def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int
     return (math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3]))
 
 
+@lru_cache(maxsize=16384)
+def ink_box(text: str, face: Face, size: int, rtl: bool) -> tuple[int, int, int, int]:
+    """The pixel box `render` would fill, relative to pen and baseline, without drawing."""
+    if face.is_emoji:
+        return render(text, face, size, rtl).bbox
+    box = load(face, size).getbbox(text, anchor="ls", direction=_direction(rtl))
+    left, top, right, bottom = _int_box(box)
+    return (left, top, left + max(1, right - left), top + max(1, bottom - top))
+
+
 @lru_cache(maxsize=768)
 def render(text: str, face: Face, size: int, rtl: bool) -> Glyphs:
     """The run drawn once at `size`; pasting it is far cheaper than drawing again."""
@@ -267,5 +283,16 @@ def render(text: str, face: Face, size: int, rtl: bool) -> Glyphs:
 
 def clear_caches() -> None:
     """Forget loaded fonts and rendered runs (tests, or after fonts changed on disk)."""
-    for fn in (load, coverage, chain, runs, advance, extent, render):
+    for fn in (
+        load,
+        coverage,
+        _face_coverage,
+        covers,
+        chain,
+        runs,
+        advance,
+        extent,
+        render,
+        ink_box,
+    ):
         fn.cache_clear()

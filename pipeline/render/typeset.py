@@ -119,8 +119,16 @@ def set_block(
     if hang:
         fonts.runs(hang, faces)
 
+    memo: dict[tuple[int, int, int], float] = {}
+
     def measure(i: int, start: int, end: int) -> float:
         """Advance of token i's slice; the closing mark does not count (it may hang)."""
+        key = (i, start, end)
+        if key not in memo:
+            memo[key] = _measure(i, start, end)
+        return memo[key]
+
+    def _measure(i: int, start: int, end: int) -> float:
         return sum(
             _run_width(r, rtl)
             for r, style, rtl in styled_runs(tokens[i], start, end, faces, rtls[i])
@@ -209,9 +217,9 @@ def _ink(placed: list[Placed], size: int) -> tuple[int, int, int, int]:
 
 
 def glyph_box(p: Placed, size: int) -> tuple[int, int, int, int]:
-    g = fonts.render(p.text, p.face, size, p.rtl)
-    x, y = round(p.x) + g.dx, p.y + g.dy
-    return (x, y, x + g.image.width, y + g.image.height)
+    x0, y0, x1, y1 = fonts.ink_box(p.text, p.face, size, p.rtl)
+    x = round(p.x)
+    return (x + x0, p.y + y0, x + x1, p.y + y1)
 
 
 @lru_cache(maxsize=128)
