@@ -90,6 +90,16 @@ def background(bg: Background, size: tuple[int, int], base_dir: Path) -> Image.I
     return _background(bg.model_dump_json(), size, image, stamp)
 
 
+def reduced_background(bg: Background, size: tuple[int, int], factor: int) -> Image.Image:
+    """A solid or gradient background shrunk `factor` times (layout-only contrast checks)."""
+    return _reduced(bg.model_dump_json(), size, factor)
+
+
+@lru_cache(maxsize=8)
+def _reduced(key: str, size: tuple[int, int], factor: int) -> Image.Image:
+    return background(Background.model_validate_json(key), size, Path(".")).reduce(factor)
+
+
 @lru_cache(maxsize=16)
 def _logo(stamp: tuple[str, int, int], max_w: int, max_h: int) -> Image.Image:
     path = Path(stamp[0])

@@ -252,13 +252,28 @@ class _Painter:
             worst = min((contrast.measure(self.canvas, box, c) for c in used), default=21.0)
             self.placements[key] = Placement(block, box, face, worst, goal)
 
-    def finish_layout(self) -> None:
-        """Record the blocks' places without painting anything (`check`: layout only)."""
-        for _, key, block, left, top, _, face in self._texts:
+    def finish_layout(self, reduced: Image.Image | None, factor: int) -> None:
+        """Record the blocks' places without painting anything (`check`: layout only).
+
+        With `reduced` (a smooth background shrunk by `factor`), contrast is measured on
+        it — exact for solid and gradient backgrounds, which a scrim never touches when
+        they already meet the target; without it, contrast is reported as 0 (not measured).
+        """
+        for _, key, block, left, top, colours, face in self._texts:
             x0, y0, x1, y1 = block.ink
             box = (left + x0, top + y0, left + x1, top + y1)
             goal = contrast.target_for(block.size, self.canvas.width)
-            self.placements[key] = Placement(block, box, face, 0.0, goal)
+            worst = 0.0
+            if reduced is not None:
+                small = (
+                    box[0] // factor,
+                    box[1] // factor,
+                    max(box[0] // factor + 1, -(-box[2] // factor)),
+                    max(box[1] // factor + 1, -(-box[3] // factor)),
+                )
+                used = {colours[p.style] for p in block.placed if not p.face.is_emoji}
+                worst = min((contrast.measure(reduced, small, c) for c in used), default=21.0)
+            self.placements[key] = Placement(block, box, face, worst, goal)
 
     def finish(self) -> Image.Image:
         self._shade()
@@ -647,7 +662,10 @@ def _compose(
     if pixels:
         image = paint.finish()
     else:
-        paint.finish_layout()
+        reduced = None
+        if theme.background.kind != "image":
+            reduced = assets.reduced_background(theme.background, (fr.width, fr.height), 8)
+        paint.finish_layout(reduced, 8)
         image = canvas
     return Composition(
         image=image,

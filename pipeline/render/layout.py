@@ -177,6 +177,11 @@ def balance(
     def width(i: int, m: int) -> float:
         return prefix[m] - prefix[i] - _gap(pieces[i], space)
 
+    # words from piece i to the end (a "word" is pieces joined without a space: a-|begging)
+    spaces = [0] * (n + 1)
+    for k in range(n - 1, -1, -1):
+        spaces[k] = spaces[k + 1] + (1 if pieces[k].space_before else 0)
+    words_from = [1 + spaces[k + 1] if k < n else 0 for k in range(n + 1)]
     inf = float("inf")
     lone_penalty = 1000.0 * max_em * max_em
     best = [[inf] * (n + 1) for _ in range(n_lines + 1)]
@@ -192,7 +197,7 @@ def balance(
                     continue
                 slack = max(0.0, max_em - w)
                 cost = best[j - 1][i] + slack * slack
-                if j == n_lines and m == n and m - i == 1 and n > n_lines:
+                if j == n_lines and m == n and n > n_lines and words_from[i] == 1:
                     cost += lone_penalty
                 if m < n and (m - 1) in bad_ends:
                     cost += lone_penalty
@@ -287,7 +292,9 @@ def _bad_pieces(pieces: Sequence[Piece], starts: frozenset[int]) -> frozenset[in
 def _flaws(lines: Sequence[Line], bad: frozenset[int], pieces: Sequence[Piece]) -> int:
     """Lone last word plus short sentence starts left at a line end."""
     index = {id(p): k for k, p in enumerate(pieces)}
-    n = 1 if len(lines) > 1 and len(lines[-1].pieces) == 1 else 0
+    last = lines[-1].pieces
+    lone = len(lines) > 1 and not any(p.space_before for p in last[1:])
+    n = 1 if lone else 0
     return n + sum(1 for ln in lines[:-1] if index[id(ln.pieces[-1])] in bad)
 
 
