@@ -277,6 +277,8 @@ class _Painter:
 
     def finish(self) -> Image.Image:
         self._shade()
+        if self.layered:  # the shaded background alone, for tests that measure contrast
+            self.layers["background"] = self.canvas.convert("RGBA")
         for kind, name, data in self._ops:
             if kind == "text":
                 _, _, block, left, top, colours, _ = self._texts[data]  # type: ignore[index]
@@ -292,8 +294,9 @@ class _Painter:
                 fill = (*colour, 255) if self.layered else colour
                 self.target(name).paste(fill, box)
                 self._note(name, box)
-        for layer in self.layers.values():
-            self.canvas.paste(layer, (0, 0), layer)
+        for name, layer in self.layers.items():
+            if name != "background":
+                self.canvas.paste(layer, (0, 0), layer)
         return self.canvas
 
 
