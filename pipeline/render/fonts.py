@@ -166,9 +166,13 @@ def _neutral(cluster: str) -> bool:
     return unicodedata.category(cluster[0])[0] in "PSZN"
 
 
+@lru_cache(maxsize=64)
+def _split(faces: Chain) -> tuple[list[Face], list[Face]]:
+    return [f for f in faces if not f.is_emoji], [f for f in faces if f.is_emoji]
+
+
 def _pick(cluster: str, faces: Chain, previous: Face | None) -> Face:
-    text_faces = [f for f in faces if not f.is_emoji]
-    emoji_faces = [f for f in faces if f.is_emoji]
+    text_faces, emoji_faces = _split(faces)
     if is_emoji(cluster):
         for f in emoji_faces:
             if covers(f, cluster):
@@ -273,8 +277,8 @@ def render(text: str, face: Face, size: int, rtl: bool) -> Glyphs:
         return Glyphs(big.resize((w, h), Image.Resampling.LANCZOS), round(left * k), round(top * k))
     font = load(face, size)
     direction = _direction(rtl)
-    left, top, right, bottom = _int_box(font.getbbox(text, anchor="ls", direction=direction))
-    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)))
+    left, top, right, bottom = ink_box(text, face, size, rtl)
+    mask = Image.new("L", (right - left, bottom - top))
     ImageDraw.Draw(mask).text(
         (-left, -top), text, font=font, fill=255, anchor="ls", direction=direction
     )
