@@ -17,7 +17,7 @@ from pipeline.files import atomic_write
 from pipeline.items import Item
 from pipeline.posts import Card
 from pipeline.render.card import RENDERER_VERSION, RenderedCard, alt_text_for, render_card
-from pipeline.render.fonts import CJK_FILE, EMOJI_FILE, FALLBACK_FILES
+from pipeline.render.fonts import CJK_FILE, EMOJI_FILE, FALLBACK_FILES, SERIF_FILE
 
 _digests: dict[tuple[str, int, int], str] = {}
 
@@ -65,7 +65,14 @@ def cache_key(
 ) -> str:
     """Hash of item content, theme, format, brand, fonts, pictures, byte limit and version."""
     font_files = sorted(
-        {theme.quote_font, theme.attribution_font, *FALLBACK_FILES, CJK_FILE, EMOJI_FILE}
+        {
+            theme.quote_font,
+            theme.attribution_font,
+            *FALLBACK_FILES,
+            SERIF_FILE,
+            CJK_FILE,
+            EMOJI_FILE,
+        }
     )
     pictures = {
         "photo": file_digest(item.image),

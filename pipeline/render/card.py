@@ -72,6 +72,7 @@ class Composition:
     drawn: dict[str, Box] = field(default_factory=dict)
     layers: dict[str, Image.Image] = field(default_factory=dict)
     placements: dict[str, Placement] = field(default_factory=dict)  # the layout report's blocks
+    shaded: Image.Image | None = None  # layered only: the background with its scrims, no text
 
 
 def alt_text_for(item: Item) -> str:
@@ -203,6 +204,7 @@ class _Painter:
         self.canvas = canvas
         self.layered = layered
         self.reduced = reduced  # the background shrunk REDUCE times, when it is smooth
+        self.shaded: Image.Image | None = None
         self.layers: dict[str, Image.Image] = {}
         self.drawn: dict[str, Box] = {}
         self.placements: dict[str, Placement] = {}
@@ -293,7 +295,7 @@ class _Painter:
     def finish(self) -> Image.Image:
         self._shade()
         if self.layered:  # the shaded background alone, for tests that measure contrast
-            self.layers["background"] = self.canvas.convert("RGBA")
+            self.shaded = self.canvas.copy()
         for kind, name, data in self._ops:
             if kind == "text":
                 _, _, block, left, top, colours, _ = self._texts[data]  # type: ignore[index]
@@ -309,9 +311,8 @@ class _Painter:
                 fill = (*colour, 255) if self.layered else colour
                 self.target(name).paste(fill, box)
                 self._note(name, box)
-        for name, layer in self.layers.items():
-            if name != "background":
-                self.canvas.paste(layer, (0, 0), layer)
+        for layer in self.layers.values():
+            self.canvas.paste(layer, (0, 0), layer)
         return self.canvas
 
 
@@ -695,6 +696,7 @@ def _compose(
         drawn=paint.drawn,
         layers=paint.layers,
         placements=paint.placements,
+        shaded=paint.shaded,
     )
 
 

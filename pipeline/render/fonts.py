@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import regex
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.config import FONTS_DIR
@@ -29,14 +30,35 @@ EMOJI_PX = 109  # the only strike Noto Color Emoji has
 EMOJI_SCALE = 0.92  # emoji drawn a little smaller than the bitmap's nominal em
 CJK_FILE = "NotoSansCJK-Regular.ttc"
 CJK_INDEX = {"ja": 0, "ko": 1, "zh": 2}
+SERIF_FILE = "NotoSerif-Regular.ttf"  # Latin, Greek, Cyrillic beside a serif brand face
+SCRIPT_FILES = tuple(
+    f"NotoSans{script}-Regular.ttf"
+    for script in (
+        "Thai",
+        "Khmer",
+        "Devanagari",
+        "Bengali",
+        "Tamil",
+        "Gujarati",
+        "Gurmukhi",
+        "Sinhala",
+        "Georgian",
+        "Armenian",
+        "Ethiopic",
+    )
+)
 FALLBACK_FILES = (
     "NotoSans-Variable.ttf",
     "NotoSansArabic-Variable.ttf",
     "NotoSansHebrew-Regular.ttf",
+    *SCRIPT_FILES,
     "NotoSansSymbols-Regular.ttf",
     "NotoSansSymbols2-Regular.ttf",
     "NotoSansMath-Regular.ttf",
 )
+
+
+_WORD = regex.compile(r"[\p{L}\p{M}\p{N}\u200c\u200d]+")
 
 
 class MissingGlyph(Exception):
@@ -159,7 +181,14 @@ def covers(face: Face, text: str) -> bool:
 def chain(primary: Face, cjk: str = "zh") -> Chain:
     """The fallback chain after `primary`, at the same weight where fonts allow."""
     rest = tuple(Face(f, 0, primary.weight) for f in FALLBACK_FILES)
-    return (primary, *rest, Face(CJK_FILE, CJK_INDEX.get(cjk, 2)), Face(EMOJI_FILE))
+    serif = (Face(SERIF_FILE),) if is_serif(primary) else ()
+    return (primary, *serif, *rest, Face(CJK_FILE, CJK_INDEX.get(cjk, 2)), Face(EMOJI_FILE))
+
+
+def is_serif(face: Face) -> bool:
+    """Whether a brand face is a serif (its Greek and Cyrillic then fall back to Noto Serif)."""
+    name = Path(face.file).name.lower()
+    return ("serif" in name and "sans" not in name) or name.startswith("fraunces")
 
 
 def _neutral(cluster: str) -> bool:
@@ -199,13 +228,38 @@ def _pick(cluster: str, faces: Chain, previous: Face | None) -> Face:
     raise MissingGlyph(missing)
 
 
+def _word_faces(text: str, faces: Chain) -> dict[int, Face]:
+    """One face per word: the first text face that draws every letter of it.
+
+    So a polytonic Greek word is set wholly in the fallback, never switching faces
+    between its letters; offsets of the word's clusters map to that face.
+    """
+    out: dict[int, Face] = {}
+    text_faces, _ = _split(faces)
+    for m in _WORD.finditer(text):
+        word = m.group(0)
+        if is_emoji(word[0]) or covers(text_faces[0], word):
+            continue
+        face = next((f for f in text_faces if covers(f, word)), None)
+        if face is None:
+            continue
+        pos = m.start()
+        for cl in clusters(word):
+            out[pos] = face
+            pos += len(cl)
+    return out
+
+
 @lru_cache(maxsize=8192)
 def runs(text: str, faces: Chain) -> tuple[Run, ...]:
     """Split text into runs of one face each (raises MissingGlyph)."""
     out: list[Run] = []
     previous: Face | None = None
+    whole = _word_faces(text, faces)
+    pos = 0
     for cl in clusters(text):
-        face = _pick(cl, faces, previous)
+        face = whole.get(pos) or _pick(cl, faces, previous)
+        pos += len(cl)
         if out and out[-1].face == face:
             out[-1] = Run(out[-1].text + cl, face)
         else:

@@ -47,6 +47,7 @@ class Block:
 
 
 HYPHEN = "-"
+_HALF = set("。、，．！？：；")  # full-width punctuation whose right half is empty
 
 
 @lru_cache(maxsize=4096)
@@ -177,6 +178,8 @@ def set_block(
                 x += 0.0 if joined else metrics.space * size
             seq = styled_runs(tokens[p.token], p.start, p.end, faces, rtls[p.token])
             for run, style, rtl in reversed(seq) if rtls[p.token] else seq:
+                if style == "mark" and not rtl and placed and placed[-1].text[-1:] in _HALF:
+                    x -= 0.5 * size  # 。” : no half-em gap after full-width punctuation
                 placed.append(Placed(run.text, run.face, rtl, x, y, style))
                 x += _run_width(run, rtl) * size
             if p.hyphen:

@@ -159,13 +159,13 @@ def test_rtl_quotes_are_right_aligned(quote: str, settings: Settings) -> None:
 
 
 def test_a_character_no_font_covers_is_an_error_naming_it(settings: Settings) -> None:
-    item = make_item("Thai greeting: สวัสดี")
+    item = make_item("Tibetan greeting: བཀྲ་ཤིས")
     with pytest.raises(RenderError) as err:
         layered(item, settings, "square")
-    assert "“ส”" in str(err.value) and "U+0E2A" in str(err.value)
-    with pytest.raises(RenderError, match="U\\+0B95") as err:
-        layered(make_item("Fine", author="கமல்"), settings, "square")
-    assert "author" in str(err.value)
+    assert "the quote contains “བ”" in str(err.value) and "U+0F56" in str(err.value)
+    with pytest.raises(RenderError, match="U\\+A9B2") as err:
+        layered(make_item("Fine", author="ꦲꦤ"), settings, "square")
+    assert "the author contains" in str(err.value)
 
 
 def test_too_long_says_how_many_characters_fit(settings: Settings) -> None:

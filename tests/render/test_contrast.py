@@ -64,7 +64,8 @@ def test_every_block_is_readable_on_a_photo(
     theme = base.model_copy(update={"background": bg, "category_label": "Quotes"})
     fmt = settings.formats["portrait"]
     comp = compose(case_item("combining"), theme, fmt, settings.brand, tmp_path, layered=True)
-    shaded = comp.layers["background"]
+    shaded = comp.shaded
+    assert shaded is not None
     colours = {
         "quote": rgb(theme.text_color),
         "author": rgb(theme.text_color),

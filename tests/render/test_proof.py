@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from icu4py.breakers import LineBreaker
 
 from pipeline.config import Settings
 from pipeline.render import fonts
@@ -30,23 +31,41 @@ _BREAK_AFTER = set("-‐/–—")
 _SKIP_SCRIPTS = {"emoji"}  # emoji lines are judged by the card tests
 
 
-def _flat(text: str) -> tuple[str, list[bool]]:
-    """Text without whitespace, and whether whitespace followed each kept character."""
+def _flat(text: str) -> tuple[str, list[bool], list[int]]:
+    """Text without whitespace; whether whitespace followed each kept character; and the
+    offset in `text` just after each kept character."""
     chars: list[str] = []
     space_after: list[bool] = []
-    for ch in text:
+    ends: list[int] = []
+    for i, ch in enumerate(text):
         if ch.isspace():
             if space_after:
                 space_after[-1] = True
         else:
             chars.append(ch)
             space_after.append(False)
-    return "".join(chars), space_after
+            ends.append(i + 1)
+    return "".join(chars), space_after, ends
+
+
+def _icu_breaks(text: str) -> set[int]:
+    """UAX #14 break opportunities straight from ICU (dictionary breaks for Thai, Khmer)."""
+    out, pos = set(), 0
+    for seg in LineBreaker(text, "th" if any("\u0e00" <= c <= "\u0e7f" for c in text) else "en"):
+        pos += len(seg)
+        out.add(len(seg.rstrip()) + pos - len(seg))
+    return out
+
+
+def _hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7af"
 
 
 def _midword_breaks(lines: list[str], hyphenated: list[bool], source: str) -> int:
-    """Breaks that fall inside a word without a hyphen (compared with the quote's text)."""
-    flat, space_after = _flat(source)
+    """Breaks inside a word without a hyphen: a break must fall at a space, after a
+    hyphen, dash or slash, or at a UAX #14 opportunity — and in Korean only at a space."""
+    flat, space_after, ends = _flat(source)
+    icu = _icu_breaks(source)
     pos, bad = 0, 0
     for line, hyph in zip(lines, hyphenated, strict=True):
         text = line[:-1] if hyph else line
@@ -55,10 +74,11 @@ def _midword_breaks(lines: list[str], hyphenated: list[bool], source: str) -> in
         if found != pos:
             return 10_000  # the drawn text is not the quote: fail loudly
         pos += len(compact)
-        if pos >= len(flat) or hyph:
+        if pos >= len(flat) or hyph or space_after[pos - 1]:
             continue
         last, nxt = flat[pos - 1], flat[pos]
-        if not (space_after[pos - 1] or last in _BREAK_AFTER or is_cjk(last) or is_cjk(nxt)):
+        korean = _hangul(last) or _hangul(nxt)
+        if korean or not (last in _BREAK_AFTER or ends[pos - 1] in icu):
             bad += 1
     return bad
 
