@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -208,7 +208,7 @@ class _Painter:
         self.layers: dict[str, Image.Image] = {}
         self.drawn: dict[str, Box] = {}
         self.placements: dict[str, Placement] = {}
-        self._ops: list[tuple[str, str, object]] = []
+        self._ops: list[Callable[[], None]] = []  # drawing, deferred until the scrims
         self._texts: list[tuple[str, str, Block, int, int, dict[Style, Colour], Face]] = []
 
     def target(self, name: str) -> Image.Image:
@@ -231,13 +231,29 @@ class _Painter:
         """Record a text block; `report` is its name in the layout report."""
         key = report or name
         self._texts.append((name, key, block, left, top, colours, face or block.placed[0].face))
-        self._ops.append(("text", name, len(self._texts) - 1))
+
+        def draw() -> None:
+            fill = colours
+            if self.layered:
+                fill = {k: (*v, 255) for k, v in colours.items()}  # type: ignore[misc]
+            self._note(name, draw_block(self.target(name), block, left, top, fill))
+
+        self._ops.append(draw)
 
     def picture(self, name: str, pic: Image.Image, left: int, top: int) -> None:
-        self._ops.append(("picture", name, (pic, left, top)))
+        def draw() -> None:
+            self.target(name).paste(pic, (left, top), pic)
+            self._note(name, (left, top, left + pic.width, top + pic.height))
+
+        self._ops.append(draw)
 
     def rect(self, name: str, box: Box, colour: Colour) -> None:
-        self._ops.append(("rect", name, (box, colour)))
+        def draw() -> None:
+            fill = (*colour, 255) if self.layered else colour
+            self.target(name).paste(fill, box)
+            self._note(name, box)
+
+        self._ops.append(draw)
 
     def _note(self, name: str, box: Box) -> None:
         if name in self.drawn:
@@ -296,21 +312,8 @@ class _Painter:
         self._shade()
         if self.layered:  # the shaded background alone, for tests that measure contrast
             self.shaded = self.canvas.copy()
-        for kind, name, data in self._ops:
-            if kind == "text":
-                _, _, block, left, top, colours, _ = self._texts[data]  # type: ignore[index]
-                if self.layered:
-                    colours = {k: (*v, 255) for k, v in colours.items()}  # type: ignore[misc]
-                self._note(name, draw_block(self.target(name), block, left, top, colours))
-            elif kind == "picture":
-                pic, left, top = data  # type: ignore[misc]
-                self.target(name).paste(pic, (left, top), pic)
-                self._note(name, (left, top, left + pic.width, top + pic.height))
-            else:
-                box, colour = data  # type: ignore[misc]
-                fill = (*colour, 255) if self.layered else colour
-                self.target(name).paste(fill, box)
-                self._note(name, box)
+        for draw in self._ops:
+            draw()
         for layer in self.layers.values():
             self.canvas.paste(layer, (0, 0), layer)
         return self.canvas

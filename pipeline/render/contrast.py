@@ -49,8 +49,9 @@ def extreme_luminance(img: Image.Image, box: Box, brightest: bool) -> float:
     region = img.crop(box).convert("RGB")
     lin = region.point(_table(brightest))
     y = lin.convert("L", (0.2126, 0.7152, 0.0722, 0.0))
-    lo, hi = y.getextrema()  # type: ignore[misc]
+    lo, hi = y.getextrema()
     value = hi if brightest else lo
+    assert isinstance(value, int | float)
     return float(value) / 255.0
 
 

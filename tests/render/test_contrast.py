@@ -33,6 +33,7 @@ def _worst(region: Image.Image, text: tuple[int, int, int]) -> float:
     t = _lum(text)
     worst = 21.0
     for _, c in colours:
+        assert isinstance(c, tuple)
         bg = _lum(c)
         worst = min(worst, (max(t, bg) + 0.05) / (min(t, bg) + 0.05))
     return worst
