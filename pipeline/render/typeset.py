@@ -13,10 +13,10 @@ from functools import lru_cache
 
 from PIL import Image
 
-from pipeline.render import fonts, layout
+from pipeline.render import bidi, fonts, layout
 from pipeline.render.fonts import Chain, Face
 from pipeline.render.segment import hyphen_points
-from pipeline.render.text import Direction, Style, Token, clusters, direction_of, visual_order
+from pipeline.render.text import Direction, Style, Token, clusters, direction_of
 
 Colour = tuple[int, int, int]
 
@@ -89,10 +89,20 @@ def metrics_for(
 
 def _directions(
     tokens: tuple[Token, ...], base: Direction
-) -> tuple[list[Direction | None], tuple[bool, ...]]:
-    dirs = [direction_of(t.text) for t in tokens]
-    rtls = tuple(d == "rtl" or (d is None and base == "rtl") for d in dirs)
-    return dirs, rtls
+) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+    """Each token's bidi embedding level (resolved over the whole text), and whether it is
+    set right to left."""
+    text, starts = "", []
+    for t in tokens:
+        text += " " if t.space_before else ""
+        starts.append(len(text))
+        text += t.text
+    lv = bidi.levels(text, base)
+    word = tuple(
+        bidi.word_level(t.text, lv[a : a + len(t.text)])
+        for t, a in zip(tokens, starts, strict=True)
+    )
+    return word, tuple(level % 2 == 1 for level in word)
 
 
 @lru_cache(maxsize=64)
@@ -166,7 +176,7 @@ def set_block(
         hyphenated.append(ends_hyphen)
         y = first + round(li * metrics.pitch * size)
         pieces = line.pieces
-        order = visual_order([dirs[p.token] for p in pieces], base)
+        order = bidi.reorder([dirs[p.token] for p in pieces])
         hang_em = sum(hanging(p.token, p.start, p.end) for p in pieces)
         x = 0.0 if base == "ltr" else box_w - (line.width + hang_em) * size
         prev: int | None = None
@@ -188,8 +198,15 @@ def set_block(
                     x += _run_width(run, False) * size
             prev = j
     if hang:
-        w = sum(_run_width(r, False) for r in fonts.runs(hang, faces)) * size
-        x = -w if base == "ltr" else float(box_w)
+        mark_runs = fonts.runs(hang, faces)
+        w = sum(_run_width(r, False) for r in mark_runs) * size
+        x = -w
+        if base == "rtl":  # mirror the ink: as far right of the text as it would be left of it
+            ink_l = fonts.ink_box(mark_runs[0].text, mark_runs[0].face, size, False)[0]
+            ink_r = fonts.ink_box(mark_runs[-1].text, mark_runs[-1].face, size, False)[2] + (
+                w - _run_width(mark_runs[-1], False) * size
+            )
+            x = box_w + (w - ink_r) - ink_l
         for run in fonts.runs(hang, faces):
             placed.append(Placed(run.text, run.face, False, x, first, "mark"))
             x += _run_width(run, False) * size

@@ -350,3 +350,33 @@ def test_cards_render_the_same_from_several_threads(seed: Item, settings: Settin
     sequential = [one(j) for j in jobs]
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(one, jobs)) == sequential
+
+
+def test_bidi_keeps_a_latin_phrase_in_order_inside_hebrew(settings: Settings) -> None:
+    """UAX #9 over the whole quote: "iPhone 15" stays "iPhone 15" inside Hebrew; the
+    directional marks people use to fix such lines are accepted."""
+    item = make_item("קניתי iPhone 15 חדש\u200f", author="דנה")
+    comp = compose(
+        item, settings.themes["dark"], settings.formats["landscape"], settings.brand, Path(".")
+    )
+    quote = comp.placements["quote"].block
+    assert quote.lines == 1
+    xs = {p.text.strip(): p.x for p in quote.placed}
+    assert xs["iPhone"] < xs["15"] < xs["קניתי"]  # Latin run left to right, Hebrew right of it
+    assert xs["חדש"] < xs["iPhone"]  # the last Hebrew word is leftmost
+
+
+def test_rtl_cards_mirror_the_margins(settings: Settings) -> None:
+    fmt = settings.formats["square"]
+    rtl = compose(case_item("hebrew"), settings.themes["dark"], fmt, settings.brand, Path("."))
+    ltr = compose(case_item("combining"), settings.themes["dark"], fmt, settings.brand, Path("."))
+    right_gap = fmt.width - rtl.placements["author"].box[2]
+    left_gap = ltr.placements["author"].box[0]
+    assert abs(right_gap - left_gap) <= 3
+    q = rtl.placements["quote"].box
+    lq = ltr.placements["quote"].box
+    # the hung opening mark sits as far outside the text on the right as "“" does on the left
+    rtl_out = q[2] - (fmt.width - left_gap)
+    ltr_out = left_gap - lq[0]
+    assert abs(rtl_out / rtl.quote_size - ltr_out / ltr.quote_size) < 0.08
+    assert fmt.width - q[2] >= 0.3 * left_gap
