@@ -114,7 +114,7 @@ def test_render_json_prints_one_layout_report_per_card(project: Project) -> None
     with Image.open(square["path"]) as im:
         crop = im.convert("L").crop(tuple(square["blocks"]["quote"]["box"]))
         lo, hi = crop.getextrema()
-        assert hi - lo > 100
+        assert isinstance(lo, int) and isinstance(hi, int) and hi - lo > 100
 
 
 def test_check_warns_below_the_readable_size_and_check_render_renders(project: Project) -> None:
