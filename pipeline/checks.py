@@ -10,7 +10,7 @@ from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.items import Problem, load_queue
 from pipeline.render import render_card
-from pipeline.render.card import compose
+from pipeline.render.cache import fitted_size
 
 
 @dataclass
@@ -61,13 +61,19 @@ def run_checks(settings: Settings, render: bool = True, full_render: bool = Fals
                 try:
                     if full_render:
                         render_card(item, theme, fmt_name, fmt, settings.brand, settings.base_dir)
-                    comp = compose(
-                        item, theme, fmt, settings.brand, settings.base_dir, pixels=False
+                    size = fitted_size(
+                        item,
+                        theme,
+                        fmt_name,
+                        fmt,
+                        settings.brand,
+                        settings.base_dir,
+                        settings.data_path / "cards",
                     )
-                    at_1080 = comp.quote_size * 1080 / fmt.width
+                    at_1080 = size * 1080 / fmt.width
                     if at_1080 < theme.quote_size_readable:
                         result.warnings.append(
-                            f"{item.path}: quote ({fmt_name}): set at {comp.quote_size} px, "
+                            f"{item.path}: quote ({fmt_name}): set at {size} px, "
                             f"below the readable {theme.quote_size_readable} px (at 1080 wide) "
                             f"for {len(item.quote)} characters; consider shortening it"
                         )

@@ -272,7 +272,7 @@ class _Painter:
             max(box[0] // f + 1, -(-box[2] // f)),
             max(box[1] // f + 1, -(-box[3] // f)),
         )
-        return min((contrast.measure(self.reduced, small, c) for c in used), default=21.0)
+        return min((contrast.measure_shared(self.reduced, small, c) for c in used), default=21.0)
 
     def _shade(self) -> None:
         width = self.canvas.width

@@ -55,6 +55,32 @@ def extreme_luminance(img: Image.Image, box: Box, brightest: bool) -> float:
     return float(value) / 255.0
 
 
+_LUMA: dict[tuple[int, bool], tuple[Image.Image, Image.Image]] = {}
+
+
+def _luma(img: Image.Image, brightest: bool) -> Image.Image:
+    """Relative luminance (0–255) of a small shared image, rounded towards the worse case."""
+    key = (id(img), brightest)
+    hit = _LUMA.get(key)
+    if hit is None or hit[0] is not img:
+        if len(_LUMA) > 32:
+            _LUMA.clear()
+        y = img.convert("RGB").point(_table(brightest)).convert("L", (0.2126, 0.7152, 0.0722, 0.0))
+        hit = _LUMA[key] = (img, y)  # the image is kept, so its id stays its own
+    return hit[1]
+
+
+def measure_shared(img: Image.Image, box: Box, colour: Colour) -> float:
+    """`measure` on an image that never changes (a cached, shrunk background): its
+    luminance is computed once, then each box is only a crop."""
+    text = luminance(colour)
+    light_text = text > 0.18
+    lo, hi = _luma(img, light_text).crop(box).getextrema()
+    value = hi if light_text else lo
+    assert isinstance(value, int | float)
+    return ratio(text, float(value) / 255.0)
+
+
 def target_for(font_px: int, width: int) -> float:
     """4.5:1, or 3:1 for large text (48 px and up on a 1080-wide card)."""
     return LARGE if font_px * 1080 / width >= LARGE_PX else NORMAL

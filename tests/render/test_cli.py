@@ -132,3 +132,18 @@ def test_check_warns_below_the_readable_size_and_check_render_renders(project: P
     assert rendered.exit_code == 0, rendered.output
     assert "warning:" in rendered.output
     assert (set(cards.glob("*")) if cards.exists() else set()) == before  # no cache writes
+
+
+def test_check_remembers_layout_verdicts_beside_the_cards(project: Project) -> None:
+    first = project.cli("check")
+    assert first.exit_code == 0, first.output
+    verdicts = sorted((project.var / "cards").glob("*.fit"))
+    assert verdicts and all(int(p.read_text()) > 40 for p in verdicts)
+    for p in verdicts:  # a remembered verdict is what the next check reads
+        p.write_text("12")
+    again = project.cli("check")
+    assert again.exit_code == 0 and "set at 12 px" in again.output
+    project.add_item("fresh.toml", 'quote = "A new quote for a new layout."\nauthor = "Someone"\n')
+    third = project.cli("check")
+    assert third.exit_code == 0, third.output
+    assert len(list((project.var / "cards").glob("*.fit"))) > len(verdicts)
