@@ -307,6 +307,7 @@ class _Painter:
             used = {colours[p.style] for p in block.placed if not p.face.is_emoji}
             quick = self._quick(box, used)
             self.placements[key] = Placement(block, box, face, quick or 0.0, goal)
+        self._ops.clear()  # nothing is drawn; the closures refer to self
 
     def finish(self) -> Image.Image:
         self._shade()
@@ -314,6 +315,7 @@ class _Painter:
             self.shaded = self.canvas.copy()
         for draw in self._ops:
             draw()
+        self._ops.clear()  # the closures refer to self: break the cycle so the canvas is freed
         for layer in self.layers.values():
             self.canvas.paste(layer, (0, 0), layer)
         return self.canvas

@@ -86,6 +86,14 @@ class Face:
     weight: int | None = None
     opsz: float | None = None
 
+    def __hash__(self) -> int:  # hot (every cache lookup): hashed once, then remembered
+        try:
+            return self.__dict__["_hash"]  # type: ignore[no-any-return]
+        except KeyError:
+            h = hash((self.file, self.index, self.weight, self.opsz))
+            self.__dict__["_hash"] = h
+            return h
+
     @property
     def path(self) -> Path:
         p = Path(self.file)
