@@ -380,3 +380,29 @@ def test_rtl_cards_mirror_the_margins(settings: Settings) -> None:
     ltr_out = left_gap - lq[0]
     assert abs(rtl_out / rtl.quote_size - ltr_out / ltr.quote_size) < 0.08
     assert fmt.width - q[2] >= 0.3 * left_gap
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_brand_mark_of_at_least_64_px_on_every_format(settings: Settings, fmt: str) -> None:
+    comp = compose(
+        case_item("one-word"),
+        settings.themes["dark"],
+        settings.formats[fmt],
+        settings.brand,
+        Path("."),
+    )
+    x0, y0, x1, y1 = comp.drawn["logo"]
+    assert min(x1 - x0, y1 - y0) >= 64
+
+
+def test_the_speaker_photo_crop_keeps_the_top_of_the_head(tmp_path: Path) -> None:
+    from pipeline.render import assets
+
+    path = tmp_path / "portrait.png"
+    im = Image.new("RGB", (600, 900), (0, 0, 255))
+    im.paste((255, 0, 0), (0, 0, 600, 120))  # the top of the head
+    im.save(path)
+    upper = assets.photo(path, 200)  # default focus (0.5, 0.3)
+    centred = assets.photo(path, 200, focus=(0.5, 0.5))
+    assert upper.getpixel((100, 4))[0] > 200  # red at the top of the circle
+    assert centred.getpixel((100, 4))[0] < 50  # a centred crop cuts it off
