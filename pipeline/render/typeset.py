@@ -63,23 +63,68 @@ def styled_runs(
     for text, style in token.segments:
         lo, hi = max(start, pos), min(end, pos + len(text))
         if lo < hi:
-            for run in fonts.runs(text[lo - pos : hi - pos], faces):
-                out.append((run, style, rtl and style != "mark"))
+            piece = text[lo - pos : hi - pos]
+            if style == "mark":
+                out.extend((run, style, False) for run in mark_runs(piece, token.text, faces))
+            else:
+                out.extend((run, style, rtl) for run in fonts.runs(piece, faces))
         pos += len(text)
     return tuple(out)
+
+
+def mark_runs(mark: str, word: str, faces: Chain) -> tuple[fonts.Run, ...]:
+    """A quotation mark in the face of the word it belongs to (Arabic « » in the Arabic
+    face), when that face has it; else as the chain gives it."""
+    letters = "".join(c for c in word if c.isalpha())
+    if letters:
+        face = fonts.runs(letters, faces)[0].face
+        if not face.is_emoji and fonts.covers(face, mark):
+            return (fonts.Run(mark, face),)
+    return fonts.runs(mark, faces)
 
 
 def _run_width(run: fonts.Run, rtl: bool) -> float:
     return fonts.advance(run.text, run.face, rtl)
 
 
+def token_chains(tokens: tuple[Token, ...], faces: Chain) -> tuple[Chain, ...]:
+    """The chain each token is set with: a token of only digits and punctuation follows
+    the face of the word before it (or after it), so "2024" inside Arabic is set in the
+    Arabic face, not in the Latin brand face."""
+    if not tokens:
+        return ()
+    firsts: list[Face | None] = []
+    for t in tokens:
+        if any(c.isalpha() for c in t.text):
+            r = fonts.runs(t.text, faces)
+            firsts.append(next((x.face for x in r if not x.face.is_emoji), None))
+        else:
+            firsts.append(None)
+    out: list[Chain] = []
+    for i, t in enumerate(tokens):
+        near = firsts[i]
+        if near is None:
+            before = next((f for f in reversed(firsts[:i]) if f is not None), None)
+            near = before or next((f for f in firsts[i + 1 :] if f is not None), None)
+            if near is not None and near != faces[0] and fonts.covers(near, t.text):
+                out.append((near, *(f for f in faces if f != near)))
+                continue
+        out.append(faces)
+    return tuple(out)
+
+
 def metrics_for(
-    tokens: tuple[Token, ...], faces: Chain, rtls: tuple[bool, ...], line_height: float
+    tokens: tuple[Token, ...],
+    faces: Chain,
+    rtls: tuple[bool, ...],
+    line_height: float,
+    chains: tuple[Chain, ...] | None = None,
 ) -> layout.Metrics:
     """Space width, ink ascent/descent over the whole text, and line pitch, in em."""
     ascent, descent = 0.5, 0.1
-    for token, rtl in zip(tokens, rtls, strict=True):
-        for run, _, r in styled_runs(token, 0, len(token.text), faces, rtl):
+    per = chains or tuple(faces for _ in tokens)
+    for token, rtl, chain in zip(tokens, rtls, per, strict=True):
+        for run, _, r in styled_runs(token, 0, len(token.text), chain, rtl):
             up, down = fonts.extent(run.text, run.face, r)
             ascent, descent = max(ascent, up), max(descent, down)
     space = fonts.advance(" ", faces[0], False) if fonts.covers(faces[0], " ") else 0.25
@@ -125,10 +170,11 @@ def set_block(
     Raises layout.DoesNotFit and fonts.MissingGlyph.
     """
     dirs, rtls = _directions(tokens, base)
-    for token, rtl in zip(tokens, rtls, strict=True):  # every glyph exists, or fail early
-        styled_runs(token, 0, len(token.text), faces, rtl)
+    chains = token_chains(tokens, faces)
+    for token, rtl, chain in zip(tokens, rtls, chains, strict=True):  # every glyph, or fail
+        styled_runs(token, 0, len(token.text), chain, rtl)
     if hang:
-        fonts.runs(hang, faces)
+        mark_runs(hang, tokens[0].text if tokens else "", chains[0] if chains else faces)
 
     memo: dict[tuple[int, int, int], float] = {}
 
@@ -142,18 +188,18 @@ def set_block(
     def _measure(i: int, start: int, end: int) -> float:
         return sum(
             _run_width(r, rtl)
-            for r, style, rtl in styled_runs(tokens[i], start, end, faces, rtls[i])
+            for r, style, rtl in styled_runs(tokens[i], start, end, chains[i], rtls[i])
             if style != "mark"
         )
 
     def hanging(i: int, start: int, end: int) -> float:
         return sum(
             _run_width(r, rtl)
-            for r, style, rtl in styled_runs(tokens[i], start, end, faces, rtls[i])
+            for r, style, rtl in styled_runs(tokens[i], start, end, chains[i], rtls[i])
             if style == "mark"
         )
 
-    metrics = metrics_for(tokens, faces, rtls, line_height)
+    metrics = metrics_for(tokens, faces, rtls, line_height, chains)
     words = [(t.text, t.space_before) for t in tokens]
 
     def points(i: int) -> tuple[int, ...]:
@@ -186,7 +232,7 @@ def set_block(
                 later = max(j, prev)
                 joined = abs(j - prev) == 1 and not pieces[later].space_before
                 x += 0.0 if joined else metrics.space * size
-            seq = styled_runs(tokens[p.token], p.start, p.end, faces, rtls[p.token])
+            seq = styled_runs(tokens[p.token], p.start, p.end, chains[p.token], rtls[p.token])
             for run, style, rtl in reversed(seq) if rtls[p.token] else seq:
                 if style == "mark" and not rtl and placed and placed[-1].text[-1:] in _HALF:
                     x -= 0.5 * size  # 。” : no half-em gap after full-width punctuation
@@ -198,16 +244,16 @@ def set_block(
                     x += _run_width(run, False) * size
             prev = j
     if hang:
-        mark_runs = fonts.runs(hang, faces)
-        w = sum(_run_width(r, False) for r in mark_runs) * size
+        hung = mark_runs(hang, tokens[0].text if tokens else "", chains[0] if chains else faces)
+        w = sum(_run_width(r, False) for r in hung) * size
         x = -w
         if base == "rtl":  # mirror the ink: as far right of the text as it would be left of it
-            ink_l = fonts.ink_box(mark_runs[0].text, mark_runs[0].face, size, False)[0]
-            ink_r = fonts.ink_box(mark_runs[-1].text, mark_runs[-1].face, size, False)[2] + (
-                w - _run_width(mark_runs[-1], False) * size
+            ink_l = fonts.ink_box(hung[0].text, hung[0].face, size, False)[0]
+            ink_r = fonts.ink_box(hung[-1].text, hung[-1].face, size, False)[2] + (
+                w - _run_width(hung[-1], False) * size
             )
             x = box_w + (w - ink_r) - ink_l
-        for run in fonts.runs(hang, faces):
+        for run in hung:
             placed.append(Placed(run.text, run.face, False, x, first, "mark"))
             x += _run_width(run, False) * size
     height = round(metrics.height(len(fit.lines), size))

@@ -408,3 +408,22 @@ def test_the_speaker_photo_crop_keeps_the_top_of_the_head(tmp_path: Path) -> Non
     assert isinstance(top, tuple) and isinstance(cut, tuple)
     assert top[0] > 200  # red at the top of the circle
     assert cut[0] < 50  # a centred crop cuts it off
+
+
+def test_digits_and_marks_follow_the_script_around_them(settings: Settings) -> None:
+    item = make_item("في عام 2024 كان الطقس جميلاً جداً", author="كاتب")
+    comp = compose(
+        item, settings.themes["light"], settings.formats["square"], settings.brand, Path(".")
+    )
+    faces = {p.text: p.face.file for p in comp.placements["quote"].block.placed}
+    assert faces["2024"] == faces["عام"] == "NotoSansArabic-Variable.ttf"
+    assert faces["«"] == faces["»"] == "NotoSansArabic-Variable.ttf"  # not the Latin serif
+    latin = compose(
+        make_item("In 2024, we shipped."),
+        settings.themes["light"],
+        settings.formats["square"],
+        settings.brand,
+        Path("."),
+    )
+    shown = {p.text: p.face.file for p in latin.placements["quote"].block.placed}
+    assert shown["2024,"] == shown["In"]
