@@ -287,7 +287,7 @@ class _Painter:
                 # shrunk copy measures it exactly enough (a full-size pass costs ~3 ms a block)
                 self.placements[key] = Placement(block, box, face, quick, goal)
                 continue
-            pad = max(4, round(0.35 * block.size))
+            pad = max(16, round(0.6 * block.size))
             for colour in used:
                 contrast.scrim(self.canvas, box, colour, goal, pad)
             worst = min((contrast.measure(self.canvas, box, c) for c in used), default=21.0)

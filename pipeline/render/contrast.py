@@ -125,9 +125,11 @@ def scrim(img: Image.Image, box: Box, colour: Colour, target: float, pad: int) -
     size = (outer[2] - outer[0], outer[3] - outer[1])
     mask = Image.new("L", size, 0)
     inner = (box[0] - outer[0], box[1] - outer[1], box[2] - outer[0], box[3] - outer[1])
-    mask.paste(255, inner)
-    if pad > 2:
-        mask = mask.filter(ImageFilter.BoxBlur(pad // 2))
+    half = pad // 2
+    grown = (inner[0] - half, inner[1] - half, inner[2] + half, inner[3] + half)
+    mask.paste(255, (max(0, grown[0]), max(0, grown[1]), grown[2], grown[3]))
+    if pad > 2:  # full strength a little beyond the text, then a soft fade: shade, not a panel
+        mask = mask.filter(ImageFilter.GaussianBlur(pad / 4))
         mask.paste(255, inner)  # full strength everywhere under the text
     mask = mask.point(lambda v: round(v * alpha))
     img.paste(shade, outer, mask)
