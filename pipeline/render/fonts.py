@@ -338,13 +338,11 @@ def render(text: str, face: Face, size: int, rtl: bool) -> Glyphs:
         w, h = max(1, round(big.width * k)), max(1, round(big.height * k))
         return Glyphs(big.resize((w, h), Image.Resampling.LANCZOS), round(left * k), round(top * k))
     font = load(face, size)
-    direction = _direction(rtl)
-    left, top, right, bottom = ink_box(text, face, size, rtl)
-    mask = Image.new("L", (right - left, bottom - top))
-    ImageDraw.Draw(mask).text(
-        (-left, -top), text, font=font, fill=255, anchor="ls", direction=direction
-    )
-    return Glyphs(mask, left, top)
+    # one shaping and rasterising pass: the mask comes sized to its ink, with its offset
+    core, (left, top) = font.getmask2(text, mode="L", direction=_direction(rtl), anchor="ls")
+    if core.size[0] == 0 or core.size[1] == 0:
+        return Glyphs(Image.new("L", (1, 1)), left, top)
+    return Glyphs(Image.Image()._new(core), left, top)
 
 
 def clear_caches() -> None:
