@@ -414,7 +414,11 @@ def compose(
     """
     try:
         with FONT_LOCK:
-            return _compose(item, theme, fmt, brand, base_dir, layered, pixels)
+            token = fonts.RASTERISING.set(pixels)
+            try:
+                return _compose(item, theme, fmt, brand, base_dir, layered, pixels)
+            finally:
+                fonts.RASTERISING.reset(token)
     except (AssetError, FontFileError) as exc:
         raise RenderError(str(exc)) from None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -316,11 +317,21 @@ def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int
     return (math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3]))
 
 
-@lru_cache(maxsize=16384)
+# Set while a card is being painted: its runs will be rasterised anyway, so their ink
+# boxes come from the (cached) masks rather than from a second shaping pass.
+RASTERISING: ContextVar[bool] = ContextVar("RASTERISING", default=False)
+
+
 def ink_box(text: str, face: Face, size: int, rtl: bool) -> tuple[int, int, int, int]:
-    """The pixel box `render` would fill, relative to pen and baseline, without drawing."""
-    if face.is_emoji:
+    """The pixel box `render` fills, relative to pen and baseline (the same either way)."""
+    if face.is_emoji or RASTERISING.get():
         return render(text, face, size, rtl).bbox
+    return _ink_box(text, face, size, rtl)
+
+
+@lru_cache(maxsize=16384)
+def _ink_box(text: str, face: Face, size: int, rtl: bool) -> tuple[int, int, int, int]:
+    """`render`'s box without drawing (layout only: `check`)."""
     box = load(face, size).getbbox(text, anchor="ls", direction=_direction(rtl))
     left, top, right, bottom = _int_box(box)
     return (left, top, left + max(1, right - left), top + max(1, bottom - top))
@@ -357,6 +368,6 @@ def clear_caches() -> None:
         advance,
         extent,
         render,
-        ink_box,
+        _ink_box,
     ):
         fn.cache_clear()
