@@ -18,6 +18,7 @@ from pipeline.errors import UNUSUAL_TEXT, QuotecastError, is_system_error, unexp
 from pipeline.item_refs import reference_problems, theme_problem
 from pipeline.items import Item, Problem, load_queue
 from pipeline.render import render_card
+from pipeline.render.cache import fitted_size
 from pipeline.targeting import NO_TARGETS, posts_nowhere, targets_for
 
 
@@ -34,11 +35,21 @@ class CheckResult:
 class ItemCheck:
     targets: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-def run_checks(settings: Settings, render: bool = True, today: date | None = None) -> CheckResult:
-    """Validate every target's options and every queue file, then render and caption each
-    valid item per target."""
+def run_checks(
+    settings: Settings,
+    render: bool = True,
+    today: date | None = None,
+    full_render: bool = False,
+) -> CheckResult:
+    """Validate every target's options and every queue file, then lay out (or with
+    `full_render`, render and encode) and caption each valid item per target.
+
+    The layout alone finds everything a render would refuse (fit, glyph coverage) at a
+    fraction of the cost; a quote set below the theme's readable size is a warning.
+    """
     result = CheckResult()
     result.problems.extend(option_problems(settings))
     result.warnings.extend(network_warnings(settings, today or date.today()))
@@ -46,13 +57,14 @@ def run_checks(settings: Settings, render: bool = True, today: date | None = Non
     result.problems.extend(scan.problems)
     for item in scan.items:
         try:
-            checked = check_item(item, settings, render)
+            checked = check_item(item, settings, render, full_render)
         except Exception as exc:  # one item's surprise must not hide the others' results
             if is_system_error(exc):
                 raise
             why = unexpected(exc, "checking this item", UNUSUAL_TEXT)
             checked = ItemCheck(problems=[Problem(item.path, None, None, why)])
         result.problems.extend(checked.problems)
+        result.warnings.extend(checked.warnings)
         if not checked.problems:
             result.item_count += 1
             targets = checked.targets
@@ -120,7 +132,9 @@ def network_warnings(settings: Settings, today: date) -> list[str]:
     return out
 
 
-def check_item(item: Item, settings: Settings, render: bool = True) -> ItemCheck:
+def check_item(
+    item: Item, settings: Settings, render: bool = True, full_render: bool = False
+) -> ItemCheck:
     """Everything that would stop this item: its target and theme names, and a card
     and a caption for each of its targets."""
     out = ItemCheck(problems=reference_problems(item, settings))
@@ -136,7 +150,24 @@ def check_item(item: Item, settings: Settings, render: bool = True) -> ItemCheck
         if render and (theme_name, fmt_name) not in rendered:
             rendered.add((theme_name, fmt_name))
             try:
-                render_card(item, theme, fmt_name, fmt, settings.brand, settings.base_dir)
+                if full_render:
+                    render_card(item, theme, fmt_name, fmt, settings.brand, settings.base_dir)
+                size = fitted_size(
+                    item,
+                    theme,
+                    fmt_name,
+                    fmt,
+                    settings.brand,
+                    settings.base_dir,
+                    settings.data_path / "cards",
+                )
+                at_1080 = size * 1080 / fmt.width
+                if at_1080 < theme.quote_size_readable:
+                    out.warnings.append(
+                        f"{item.path}: quote ({fmt_name}): set at {size} px, "
+                        f"below the readable {theme.quote_size_readable} px (at 1080 wide) "
+                        f"for {len(item.quote)} characters; consider shortening it"
+                    )
             except QuotecastError as exc:
                 out.problems.append(Problem(item.path, None, f"quote ({fmt_name})", str(exc)))
             except Exception as exc:  # e.g. Pillow's "raster overflow" on a huge glyph

@@ -159,15 +159,18 @@ def init(ctx: Ctx) -> None:
     is_flag=True,
     help="Also ask the networks about each target's access token and record its expiry.",
 )
+@click.option(
+    "--render", "full_render", is_flag=True, help="Also render and encode every card (slower)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 @pass_ctx
-def check(ctx: Ctx, online: bool, as_json: bool) -> None:
+def check(ctx: Ctx, online: bool, full_render: bool, as_json: bool) -> None:
     """Validate the config and every queue file; list problems as file:line: field: message."""
     from pipeline.checks import run_checks
 
     s = ctx.settings
-    result = run_checks(s)
+    result = run_checks(s, full_render=full_render)
     if online:
         result.problems.extend(_check_tokens(s, result.warnings))
     if as_json:
@@ -649,15 +652,29 @@ def bio(ctx: Ctx, no_deploy: bool) -> None:
 @click.option("--format", "-f", "formats", multiple=True, help="Only this format (repeatable).")
 @click.option("--theme", "-t", help="Use this theme instead of each item's own.")
 @click.option("--sheet", is_flag=True, help="Also write contact-sheet.png of every card.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print each card's layout report (sizes, lines, boxes, contrast) as one JSON line.",
+)
 @handle_errors
 @pass_ctx
 def render(
-    ctx: Ctx, slugs: tuple[str, ...], formats: tuple[str, ...], theme: str | None, sheet: bool
+    ctx: Ctx,
+    slugs: tuple[str, ...],
+    formats: tuple[str, ...],
+    theme: str | None,
+    sheet: bool,
+    as_json: bool,
 ) -> None:
     """Preview cards in var/preview/ as <slug>-<format>.<ext> (no SLUG: every valid item).
 
     An item that cannot be rendered is named with the reason; the others are still rendered.
+    With --json, stdout carries only the layout reports, one JSON object per line.
     """
+    import json
+
     from rich.console import Console
     from rich.progress import Progress
 
@@ -669,9 +686,15 @@ def render(
     for slug, _, why in failed:
         click.secho(f"error: {slug}: {why}", fg="red", err=True)
 
+    def layout(report: dict[str, object]) -> None:
+        click.echo(json.dumps(report, ensure_ascii=False))
+
+    on_layout = layout if as_json else None
+
     def show(job: Job, path: Path | None, error: str | None) -> None:
         if path is not None:
-            click.echo(str(path))
+            if not as_json:
+                click.echo(str(path))
         else:
             click.secho(f"error: {job.item.slug} ({job.fmt}): {error}", fg="red", err=True)
 
@@ -683,12 +706,12 @@ def render(
                 show(job, path, error)
                 bar.advance(task)
 
-            report = render_previews(s, sheet=sheet, on_card=step, jobs=jobs)
+            report = render_previews(s, sheet=sheet, on_card=step, jobs=jobs, on_layout=on_layout)
     else:
-        report = render_previews(s, sheet=sheet, on_card=show, jobs=jobs)
+        report = render_previews(s, sheet=sheet, on_card=show, jobs=jobs, on_layout=on_layout)
     report.failed[:0] = failed
     if report.sheet is not None:
-        click.echo(str(report.sheet))
+        click.echo(str(report.sheet), err=as_json)
     n, bad = len(report.written), len(report.failed)
     click.echo(
         f"{n} card{'s' if n != 1 else ''} in {s.data_path / 'preview'}"

@@ -116,6 +116,12 @@ class Theme(_Model):
     logo_position: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "top-left"
     show_handle: bool = True
     category_label: str | None = None
+    # readable sizes as cap heights on a 1080-wide card (scaled with the card's width)
+    author_cap_px: int = Field(default=30, ge=30)
+    small_cap_px: int = Field(default=24, ge=24)  # role, label, handle
+    quote_size_readable: int = Field(default=44, ge=8)  # `check` warns below (px at 1080 wide)
+    brand_mark: Literal["monogram", "none"] = "monogram"  # drawn when no logo is set
+    photo_focus: tuple[float, float] = (0.5, 0.3)  # crop centre of the speaker photo (x, y)
 
     @field_validator("text_color", "accent_color", "muted_color")
     @classmethod

@@ -43,9 +43,8 @@ SLUG_RULE = (
 )
 
 # C0/C1 controls except tab and newline, plus bidi embedding/override/isolate marks
-_FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\ufeff]"
-)
+# (the directional marks LRM, RLM and ALM are allowed: they fix mixed-direction lines)
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 class ItemFields(BaseModel):

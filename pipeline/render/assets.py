@@ -90,6 +90,16 @@ def background(bg: Background, size: tuple[int, int], base_dir: Path) -> Image.I
     return _background(bg.model_dump_json(), size, image, stamp)
 
 
+def reduced_background(bg: Background, size: tuple[int, int], factor: int) -> Image.Image:
+    """A solid or gradient background shrunk `factor` times (layout-only contrast checks)."""
+    return _reduced(bg.model_dump_json(), size, factor)
+
+
+@lru_cache(maxsize=8)
+def _reduced(key: str, size: tuple[int, int], factor: int) -> Image.Image:
+    return background(Background.model_validate_json(key), size, Path(".")).reduce(factor)
+
+
 @lru_cache(maxsize=16)
 def _logo(stamp: tuple[str, int, int], max_w: int, max_h: int) -> Image.Image:
     path = Path(stamp[0])
@@ -109,8 +119,12 @@ def logo(path: Path, max_w: int, max_h: int) -> Image.Image:
 
 
 @lru_cache(maxsize=32)
-def _photo(stamp: tuple[str, int, int], diameter: int, ring: Colour | None) -> Image.Image:
-    face = ImageOps.fit(_open_rgb(Path(stamp[0])), (diameter, diameter), Image.Resampling.LANCZOS)
+def _photo(
+    stamp: tuple[str, int, int], diameter: int, ring: Colour | None, focus: tuple[float, float]
+) -> Image.Image:
+    face = ImageOps.fit(
+        _open_rgb(Path(stamp[0])), (diameter, diameter), Image.Resampling.LANCZOS, centering=focus
+    )
     big = diameter * _SUPERSAMPLE
     mask = Image.new("L", (big, big))
     ImageDraw.Draw(mask).ellipse((0, 0, big - 1, big - 1), fill=255)
@@ -124,11 +138,28 @@ def _photo(stamp: tuple[str, int, int], diameter: int, ring: Colour | None) -> I
     return out
 
 
-def photo(path: Path, diameter: int, ring: Colour | None = None) -> Image.Image:
-    """The speaker photo centre-cropped to an anti-aliased circle (RGBA)."""
-    return _photo(_stamp(path), diameter, ring)
+def photo(
+    path: Path, diameter: int, ring: Colour | None = None, focus: tuple[float, float] = (0.5, 0.3)
+) -> Image.Image:
+    """The speaker photo cropped to an anti-aliased circle (RGBA).
+
+    The crop is centred on `focus` (fractions of width and height): upper-biased by
+    default, since portraits put the head in the upper part and a centred crop cuts it.
+    """
+    return _photo(_stamp(path), diameter, ring, focus)
+
+
+@lru_cache(maxsize=8)
+def disc(diameter: int, fill: Colour) -> Image.Image:
+    """An anti-aliased filled circle on transparency (the monogram's ground); copy to draw on."""
+    big = diameter * _SUPERSAMPLE
+    mask = Image.new("L", (big, big))
+    ImageDraw.Draw(mask).ellipse((0, 0, big - 1, big - 1), fill=255)
+    out = Image.new("RGBA", (diameter, diameter), (*fill, 255))
+    out.putalpha(mask.resize((diameter, diameter), Image.Resampling.LANCZOS))
+    return out
 
 
 def clear_caches() -> None:
-    for fn in (_background, _logo, _photo):
+    for fn in (_background, _logo, _photo, disc):
         fn.cache_clear()

@@ -16,8 +16,14 @@ from pipeline.config import FONTS_DIR, Brand, CardFormat, Theme
 from pipeline.files import atomic_write
 from pipeline.items import Item
 from pipeline.posts import Card
-from pipeline.render.card import RENDERER_VERSION, RenderedCard, alt_text_for, render_card
-from pipeline.render.fonts import CJK_FILE, EMOJI_FILE, FALLBACK_FILES
+from pipeline.render.card import (
+    RENDERER_VERSION,
+    RenderedCard,
+    alt_text_for,
+    compose,
+    render_card,
+)
+from pipeline.render.fonts import CJK_FILE, EMOJI_FILE, FALLBACK_FILES, SERIF_FILE
 
 _digests: dict[tuple[str, int, int], str] = {}
 
@@ -67,7 +73,14 @@ def cache_key(
 ) -> str:
     """Hash of item content, theme, format, brand, fonts, pictures, byte limit and version."""
     font_files = sorted(
-        {theme.quote_font, theme.attribution_font, *FALLBACK_FILES, CJK_FILE, EMOJI_FILE}
+        {
+            theme.quote_font,
+            theme.attribution_font,
+            *FALLBACK_FILES,
+            SERIF_FILE,
+            CJK_FILE,
+            EMOJI_FILE,
+        }
     )
     pictures = {
         "photo": file_digest(item.image),
@@ -109,3 +122,29 @@ def render_cached(
     path = cache_dir / f"{key}.{rendered.card.extension}"
     atomic_write(path, rendered.card.data)
     return rendered, path
+
+
+def fitted_size(
+    item: Item,
+    theme: Theme,
+    fmt_name: str,
+    fmt: CardFormat,
+    brand: Brand,
+    base_dir: Path,
+    cache_dir: Path,
+) -> int:
+    """The quote's font size on this card, from the layout alone (no painting or encoding).
+
+    Raises RenderError as a render would (too long, a character no font has). A verdict
+    is remembered beside the cached cards under the same key as the card, so a queue
+    checked before is checked again at the cost of hashing its items.
+    """
+    key = cache_key(item, theme, fmt_name, fmt, brand, base_dir, None)[:32]
+    path = cache_dir / f"{key}.fit"
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        pass
+    comp = compose(item, theme, fmt, brand, base_dir, pixels=False)
+    atomic_write(path, str(comp.quote_size).encode())
+    return comp.quote_size

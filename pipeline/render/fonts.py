@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import regex
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.config import FONTS_DIR
@@ -30,14 +32,35 @@ EMOJI_PX = 109  # the only strike Noto Color Emoji has
 EMOJI_SCALE = 0.92  # emoji drawn a little smaller than the bitmap's nominal em
 CJK_FILE = "NotoSansCJK-Regular.ttc"
 CJK_INDEX = {"ja": 0, "ko": 1, "zh": 2}
+SERIF_FILE = "NotoSerif-Regular.ttf"  # Latin, Greek, Cyrillic beside a serif brand face
+SCRIPT_FILES = tuple(
+    f"NotoSans{script}-Regular.ttf"
+    for script in (
+        "Thai",
+        "Khmer",
+        "Devanagari",
+        "Bengali",
+        "Tamil",
+        "Gujarati",
+        "Gurmukhi",
+        "Sinhala",
+        "Georgian",
+        "Armenian",
+        "Ethiopic",
+    )
+)
 FALLBACK_FILES = (
     "NotoSans-Variable.ttf",
     "NotoSansArabic-Variable.ttf",
     "NotoSansHebrew-Regular.ttf",
+    *SCRIPT_FILES,
     "NotoSansSymbols-Regular.ttf",
     "NotoSansSymbols2-Regular.ttf",
     "NotoSansMath-Regular.ttf",
 )
+
+
+_WORD = regex.compile(r"[\p{L}\p{M}\p{N}\u200c\u200d]+")
 
 
 class MissingGlyph(Exception):
@@ -65,6 +88,14 @@ class Face:
     weight: int | None = None
     opsz: float | None = None
 
+    def __hash__(self) -> int:  # hot (every cache lookup): hashed once, then remembered
+        try:
+            return self.__dict__["_hash"]  # type: ignore[no-any-return]
+        except KeyError:
+            h = hash((self.file, self.index, self.weight, self.opsz))
+            self.__dict__["_hash"] = h
+            return h
+
     @property
     def path(self) -> Path:
         p = Path(self.file)
@@ -72,7 +103,7 @@ class Face:
 
     @property
     def is_emoji(self) -> bool:
-        return Path(self.file).name == EMOJI_FILE
+        return self.file.rsplit("/", 1)[-1] == EMOJI_FILE  # hot: no Path objects here
 
 
 @dataclass(frozen=True)
@@ -145,8 +176,14 @@ def coverage(path: Path, index: int) -> Coverage:
         raise FontFileError(f"cannot read font {path}: {exc}") from None
 
 
+@lru_cache(maxsize=128)
+def _face_coverage(face: Face) -> Coverage:
+    return coverage(face.path, face.index)
+
+
+@lru_cache(maxsize=65536)
 def covers(face: Face, text: str) -> bool:
-    cov = coverage(face.path, face.index)
+    cov = _face_coverage(face)
     return all(ord(ch) in cov or is_ignorable(ch) for ch in text)
 
 
@@ -154,16 +191,27 @@ def covers(face: Face, text: str) -> bool:
 def chain(primary: Face, cjk: str = "zh") -> Chain:
     """The fallback chain after `primary`, at the same weight where fonts allow."""
     rest = tuple(Face(f, 0, primary.weight) for f in FALLBACK_FILES)
-    return (primary, *rest, Face(CJK_FILE, CJK_INDEX.get(cjk, 2)), Face(EMOJI_FILE))
+    serif = (Face(SERIF_FILE),) if is_serif(primary) else ()
+    return (primary, *serif, *rest, Face(CJK_FILE, CJK_INDEX.get(cjk, 2)), Face(EMOJI_FILE))
+
+
+def is_serif(face: Face) -> bool:
+    """Whether a brand face is a serif (its Greek and Cyrillic then fall back to Noto Serif)."""
+    name = Path(face.file).name.lower()
+    return ("serif" in name and "sans" not in name) or name.startswith("fraunces")
 
 
 def _neutral(cluster: str) -> bool:
     return unicodedata.category(cluster[0])[0] in "PSZN"
 
 
+@lru_cache(maxsize=64)
+def _split(faces: Chain) -> tuple[list[Face], list[Face]]:
+    return [f for f in faces if not f.is_emoji], [f for f in faces if f.is_emoji]
+
+
 def _pick(cluster: str, faces: Chain, previous: Face | None) -> Face:
-    text_faces = [f for f in faces if not f.is_emoji]
-    emoji_faces = [f for f in faces if f.is_emoji]
+    text_faces, emoji_faces = _split(faces)
     if is_emoji(cluster):
         for f in emoji_faces:
             if covers(f, cluster):
@@ -190,14 +238,39 @@ def _pick(cluster: str, faces: Chain, previous: Face | None) -> Face:
     raise MissingGlyph(missing)
 
 
+def _word_faces(text: str, faces: Chain) -> dict[int, Face]:
+    """One face per word: the first text face that draws every letter of it.
+
+    So a polytonic Greek word is set wholly in the fallback, never switching faces
+    between its letters; offsets of the word's clusters map to that face.
+    """
+    out: dict[int, Face] = {}
+    text_faces, _ = _split(faces)
+    for m in _WORD.finditer(text):
+        word = m.group(0)
+        if is_emoji(word[0]) or covers(text_faces[0], word):
+            continue
+        face = next((f for f in text_faces if covers(f, word)), None)
+        if face is None:
+            continue
+        pos = m.start()
+        for cl in clusters(word):
+            out[pos] = face
+            pos += len(cl)
+    return out
+
+
 @lru_cache(maxsize=8192)
 def runs(text: str, faces: Chain) -> tuple[Run, ...]:
     """Split text into runs of one face each (raises MissingGlyph; RenderError without raqm)."""
     shaping.require_shaping(text)
     out: list[Run] = []
     previous: Face | None = None
+    whole = _word_faces(text, faces)
+    pos = 0
     for cl in clusters(text):
-        face = _pick(cl, faces, previous)
+        face = whole.get(pos) or _pick(cl, faces, previous)
+        pos += len(cl)
         if out and out[-1].face == face:
             out[-1] = Run(out[-1].text + cl, face)
         else:
@@ -248,6 +321,26 @@ def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int
     return (math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3]))
 
 
+# Set while a card is being painted: its runs will be rasterised anyway, so their ink
+# boxes come from the (cached) masks rather than from a second shaping pass.
+RASTERISING: ContextVar[bool] = ContextVar("RASTERISING", default=False)
+
+
+def ink_box(text: str, face: Face, size: int, rtl: bool) -> tuple[int, int, int, int]:
+    """The pixel box `render` fills, relative to pen and baseline (the same either way)."""
+    if face.is_emoji or RASTERISING.get():
+        return render(text, face, size, rtl).bbox
+    return _ink_box(text, face, size, rtl)
+
+
+@lru_cache(maxsize=16384)
+def _ink_box(text: str, face: Face, size: int, rtl: bool) -> tuple[int, int, int, int]:
+    """`render`'s box without drawing (layout only: `check`)."""
+    box = load(face, size).getbbox(text, anchor="ls", direction=_direction(rtl))
+    left, top, right, bottom = _int_box(box)
+    return (left, top, left + max(1, right - left), top + max(1, bottom - top))
+
+
 @lru_cache(maxsize=768)
 def render(text: str, face: Face, size: int, rtl: bool) -> Glyphs:
     """The run drawn once at `size`; pasting it is far cheaper than drawing again."""
@@ -260,16 +353,25 @@ def render(text: str, face: Face, size: int, rtl: bool) -> Glyphs:
         w, h = max(1, round(big.width * k)), max(1, round(big.height * k))
         return Glyphs(big.resize((w, h), Image.Resampling.LANCZOS), round(left * k), round(top * k))
     font = load(face, size)
-    direction = _direction(rtl)
-    left, top, right, bottom = _int_box(font.getbbox(text, anchor="ls", direction=direction))
-    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)))
-    ImageDraw.Draw(mask).text(
-        (-left, -top), text, font=font, fill=255, anchor="ls", direction=direction
-    )
-    return Glyphs(mask, left, top)
+    # one shaping and rasterising pass: the mask comes sized to its ink, with its offset
+    core, (left, top) = font.getmask2(text, mode="L", direction=_direction(rtl), anchor="ls")
+    if core.size[0] == 0 or core.size[1] == 0:
+        return Glyphs(Image.new("L", (1, 1)), left, top)
+    return Glyphs(Image.Image()._new(core), left, top)
 
 
 def clear_caches() -> None:
     """Forget loaded fonts and rendered runs (tests, or after fonts changed on disk)."""
-    for fn in (load, coverage, chain, runs, advance, extent, render):
+    for fn in (
+        load,
+        coverage,
+        _face_coverage,
+        covers,
+        chain,
+        runs,
+        advance,
+        extent,
+        render,
+        _ink_box,
+    ):
         fn.cache_clear()

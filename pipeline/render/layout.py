@@ -7,6 +7,9 @@ keeps this module deterministic, fast
 (each word is measured once, whatever the size) and property-testable with a
 fake measure.
 
+* Words break only between them (UAX #14 opportunities, found by the segment
+  stage); inside a word only at a hyphenation point, with a hyphen, and only when
+  the text does not fit at the minimum size otherwise.
 * Line breaking minimises raggedness: the sum of squared slack over all lines,
   last line included (so lines come out balanced), by dynamic programming over
   break points, with the number of lines fixed to the fewest that fit, and a
@@ -21,10 +24,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 Measure = Callable[[int, int, int], float]  # (word index, start, end) -> em
-Boundaries = Callable[[str], Sequence[int]]
+Points = Callable[[int], Sequence[int]]  # word index -> offsets where a hyphen may go
 
 EPS = 1e-9
-_BREAK_AFTER = set("/-._?&=#:@,;–—|\\~+")
+_SENTENCE_END = ".!?…。！？"
+
+
+@dataclass(frozen=True)
+class Hyphenation:
+    """Hyphenation points per word, and the width in em of the hyphen drawn at a break."""
+
+    points: Points
+    hyphen_em: float
 
 
 @dataclass(frozen=True)
@@ -34,8 +45,9 @@ class Piece:
     token: int
     start: int
     end: int
-    width: float  # em
+    width: float  # em, the hyphen included when `hyphen`
     space_before: bool
+    hyphen: bool = False  # a hyphenated fragment: a hyphen is drawn after it
 
 
 @dataclass(frozen=True)
@@ -74,49 +86,29 @@ class DoesNotFit(Exception):
         self.total = total
 
 
-def _default_boundaries(text: str) -> Sequence[int]:
-    return range(1, len(text) + 1)
-
-
 def split_word(
-    index: int,
-    text: str,
-    measure: Measure,
-    max_em: float,
-    boundaries: Boundaries = _default_boundaries,
+    index: int, text: str, measure: Measure, max_em: float, hyph: Hyphenation | None
 ) -> list[tuple[int, int]] | None:
-    """Cut a word wider than the line into fragments that fit (URLs, long compounds).
-
-    Cuts fall on cluster boundaries, preferably after a character such as `/`
-    or `-`; None when a single cluster is wider than the line.
-    """
+    """A word as fragments that each fit `max_em`: whole if it fits, else cut at hyphenation
+    points (each fragment but the last then carries a hyphen); None if impossible."""
     if measure(index, 0, len(text)) <= max_em + EPS:
         return [(0, len(text))]
-    cuts = [b for b in boundaries(text) if 0 < b <= len(text)]
+    if hyph is None:
+        return None
+    points = [p for p in hyph.points(index) if 0 < p < len(text)]
     out: list[tuple[int, int]] = []
     start = 0
-    while start < len(text):
-        options = [b for b in cuts if b > start]
-        lo, hi = 0, len(options) - 1
-        best = -1
-        while lo <= hi:  # largest option whose fragment fits
-            mid = (lo + hi) // 2
-            if measure(index, start, options[mid]) <= max_em + EPS:
-                best, lo = mid, mid + 1
-            else:
-                hi = mid - 1
-        if best < 0:
+    while measure(index, start, len(text)) > max_em + EPS:
+        fitting = [
+            p
+            for p in points
+            if p > start and measure(index, start, p) + hyph.hyphen_em <= max_em + EPS
+        ]
+        if not fitting:
             return None
-        end = options[best]
-        if end < len(text):
-            for k in range(best, -1, -1):
-                b = options[k]
-                if text[b - 1] in _BREAK_AFTER:
-                    if measure(index, start, b) >= 0.5 * max_em:
-                        end = b
-                    break
-        out.append((start, end))
-        start = end
+        out.append((start, fitting[-1]))
+        start = fitting[-1]
+    out.append((start, len(text)))
     return out
 
 
@@ -124,17 +116,22 @@ def make_pieces(
     words: Sequence[tuple[str, bool]],
     measure: Measure,
     max_em: float,
-    boundaries: Boundaries = _default_boundaries,
+    hyph: Hyphenation | None = None,
 ) -> list[Piece] | None:
-    """Words as pieces that each fit a line of `max_em`; None if that is impossible."""
+    """Words as pieces that each fit a line of `max_em`; None if that is impossible.
+
+    A word never breaks inside except at a hyphenation point with a visible hyphen,
+    and only when `hyph` is given (the caller allows it only below the minimum size).
+    """
     pieces: list[Piece] = []
     for index, (text, space_before) in enumerate(words):
-        parts = split_word(index, text, measure, max_em, boundaries)
+        parts = split_word(index, text, measure, max_em, hyph)
         if parts is None:
             return None
         for k, (a, b) in enumerate(parts):
-            width = measure(index, a, b)
-            pieces.append(Piece(index, a, b, width, space_before and k == 0))
+            last = k == len(parts) - 1
+            width = measure(index, a, b) + (0.0 if last or hyph is None else hyph.hyphen_em)
+            pieces.append(Piece(index, a, b, width, space_before and k == 0, not last))
     return pieces
 
 
@@ -156,8 +153,19 @@ def count_lines(pieces: Sequence[Piece], space: float, max_em: float) -> int:
     return lines
 
 
-def balance(pieces: Sequence[Piece], space: float, max_em: float, n_lines: int) -> list[Line]:
-    """Break into exactly `n_lines` lines with minimum raggedness (dynamic programming)."""
+def balance(
+    pieces: Sequence[Piece],
+    space: float,
+    max_em: float,
+    n_lines: int,
+    bad_ends: frozenset[int] = frozenset(),
+) -> list[Line]:
+    """Break into exactly `n_lines` lines with minimum raggedness (dynamic programming).
+
+    A lone word on the last line, and a line ending at a piece in `bad_ends` (a one- or
+    two-letter sentence start), cost more than any raggedness: chosen only when no
+    other breaking into `n_lines` lines avoids them.
+    """
     n = len(pieces)
     if n == 0:
         return []
@@ -169,8 +177,13 @@ def balance(pieces: Sequence[Piece], space: float, max_em: float, n_lines: int) 
     def width(i: int, m: int) -> float:
         return prefix[m] - prefix[i] - _gap(pieces[i], space)
 
+    # words from piece i to the end (a "word" is pieces joined without a space: a-|begging)
+    spaces = [0] * (n + 1)
+    for k in range(n - 1, -1, -1):
+        spaces[k] = spaces[k + 1] + (1 if pieces[k].space_before else 0)
+    words_from = [1 + spaces[k + 1] if k < n else 0 for k in range(n + 1)]
     inf = float("inf")
-    lone_penalty = 4.0 * max_em * max_em
+    lone_penalty = 1000.0 * max_em * max_em
     best = [[inf] * (n + 1) for _ in range(n_lines + 1)]
     parent = [[-1] * (n + 1) for _ in range(n_lines + 1)]
     best[0][0] = 0.0
@@ -184,7 +197,9 @@ def balance(pieces: Sequence[Piece], space: float, max_em: float, n_lines: int) 
                     continue
                 slack = max(0.0, max_em - w)
                 cost = best[j - 1][i] + slack * slack
-                if j == n_lines and m == n and m - i == 1 and n > n_lines:
+                if j == n_lines and m == n and n > n_lines and words_from[i] == 1:
+                    cost += lone_penalty
+                if m < n and (m - 1) in bad_ends:
                     cost += lone_penalty
                 if w > max_em + EPS:
                     cost += 1e6 * (w - max_em + 1.0)  # a lone overlong piece: last resort
@@ -219,15 +234,29 @@ def fits(
     box_h: float,
     size: int,
     metrics: Metrics,
-    boundaries: Boundaries = _default_boundaries,
+    hyph: Hyphenation | None = None,
 ) -> list[Piece] | None:
     """The pieces if the words fit the box at `size`, else None."""
-    pieces = make_pieces(words, measure, box_w / size, boundaries)
+    pieces = make_pieces(words, measure, box_w / size, hyph)
     if pieces is None:
         return None
     if metrics.height(count_lines(pieces, metrics.space, box_w / size), size) > box_h + EPS:
         return None
     return pieces
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text if c.isalnum())
+
+
+def sentence_starts(words: Sequence[tuple[str, bool]]) -> frozenset[int]:
+    """Words of one or two letters that start a sentence ("world. If"): not at a line end."""
+    out = set()
+    for i in range(1, len(words)):
+        prev = words[i - 1][0].rstrip("”’»\"')]）」』")
+        if words[i][1] and prev[-1:] in _SENTENCE_END and 0 < len(_letters(words[i][0])) <= 2:
+            out.add(i)
+    return frozenset(out)
 
 
 def fit_text(
@@ -238,42 +267,72 @@ def fit_text(
     min_size: int,
     max_size: int,
     metrics: Metrics,
-    boundaries: Boundaries = _default_boundaries,
+    hyph: Hyphenation | None = None,
 ) -> Fit:
     """The largest integer size in [min_size, max_size] whose balanced wrap fits the box.
 
-    Raises DoesNotFit (with how many characters would fit) when even `min_size` overflows.
+    Words break only between them; hyphenation (`hyph`) is tried only when the text does
+    not fit at `min_size` without it. Raises DoesNotFit (with how many characters would
+    fit) when even `min_size` overflows.
     """
     if min_size > max_size:
         min_size = max_size
-    if fits(words, measure, box_w, box_h, min_size, metrics, boundaries) is None:
-        chars = chars_that_fit(words, measure, box_w, box_h, min_size, metrics, boundaries)
+    try:
+        return _fit(words, measure, box_w, box_h, min_size, max_size, metrics, None)
+    except DoesNotFit:
+        if hyph is None:
+            raise
+        return _fit(words, measure, box_w, box_h, min_size, max_size, metrics, hyph)
+
+
+def _bad_pieces(pieces: Sequence[Piece], starts: frozenset[int]) -> frozenset[int]:
+    return frozenset(k for k, p in enumerate(pieces) if p.token in starts and p.start == 0)
+
+
+def _flaws(lines: Sequence[Line], bad: frozenset[int], pieces: Sequence[Piece]) -> int:
+    """Lone last word plus short sentence starts left at a line end."""
+    index = {id(p): k for k, p in enumerate(pieces)}
+    last = lines[-1].pieces
+    lone = len(lines) > 1 and not any(p.space_before for p in last[1:])
+    n = 1 if lone else 0
+    return n + sum(1 for ln in lines[:-1] if index[id(ln.pieces[-1])] in bad)
+
+
+def _fit(
+    words: Sequence[tuple[str, bool]],
+    measure: Measure,
+    box_w: float,
+    box_h: float,
+    min_size: int,
+    max_size: int,
+    metrics: Metrics,
+    hyph: Hyphenation | None,
+) -> Fit:
+    if fits(words, measure, box_w, box_h, min_size, metrics, hyph) is None:
+        chars = chars_that_fit(words, measure, box_w, box_h, min_size, metrics, hyph)
         total = len(" ".join(w for w, _ in words))
         raise DoesNotFit(min_size, chars, total)
     lo, hi = min_size, max_size + 1  # fits(lo) is true; treat hi as not fitting
-    if fits(words, measure, box_w, box_h, max_size, metrics, boundaries) is not None:
+    if fits(words, measure, box_w, box_h, max_size, metrics, hyph) is not None:
         lo = max_size
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if fits(words, measure, box_w, box_h, mid, metrics, boundaries) is not None:
+        if fits(words, measure, box_w, box_h, mid, metrics, hyph) is not None:
             lo = mid
         else:
             hi = mid
     size = lo
-    pieces = fits(words, measure, box_w, box_h, size, metrics, boundaries)
+    pieces = fits(words, measure, box_w, box_h, size, metrics, hyph)
     assert pieces is not None
     max_em = box_w / size
     k = count_lines(pieces, metrics.space, max_em)
-    lines = balance(pieces, metrics.space, max_em, k)
-    if (
-        len(lines) > 1
-        and len(lines[-1].pieces) == 1
-        and len(pieces) > k + 1
-        and metrics.height(k + 1, size) <= box_h + EPS
-    ):
-        # a lone last word that k lines cannot avoid; one more line may
-        more = balance(pieces, metrics.space, max_em, k + 1)
-        if len(more[-1].pieces) > 1:
+    bad = _bad_pieces(pieces, sentence_starts(words))
+    lines = balance(pieces, metrics.space, max_em, k, bad)
+    flaws = _flaws(lines, bad, pieces)
+    if flaws and len(pieces) > k + 1 and metrics.height(k + 1, size) <= box_h + EPS:
+        # a lone last word or a stranded sentence start that k lines cannot avoid; k + 1 may
+        more = balance(pieces, metrics.space, max_em, k + 1, bad)
+        if _flaws(more, bad, pieces) < flaws:
             lines = more
     return Fit(size, tuple(lines))
 
@@ -285,27 +344,14 @@ def chars_that_fit(
     box_h: float,
     size: int,
     metrics: Metrics,
-    boundaries: Boundaries = _default_boundaries,
+    hyph: Hyphenation | None = None,
 ) -> int:
     """How many characters of the text (its first words, spaces included) fit at `size`."""
     lo, hi = 0, len(words)
     while lo < hi:  # largest word count that fits
         mid = (lo + hi + 1) // 2
-        if fits(words[:mid], measure, box_w, box_h, size, metrics, boundaries) is not None:
+        if fits(words[:mid], measure, box_w, box_h, size, metrics, hyph) is not None:
             lo = mid
         else:
             hi = mid - 1
-    chars = len(" ".join(w for w, _ in words[:lo]))
-    if lo == len(words):
-        return chars
-    # then as much of the next word as fits (a very long word would otherwise count as 0)
-    text, space_before = words[lo]
-    a, b = 0, len(text)
-    while a < b:
-        mid = (a + b + 1) // 2
-        trial = [*words[:lo], (text[:mid], space_before)]
-        if fits(trial, measure, box_w, box_h, size, metrics, boundaries) is not None:
-            a = mid
-        else:
-            b = mid - 1
-    return chars + (1 if lo and a else 0) + a
+    return len(" ".join(w for w, _ in words[:lo]))

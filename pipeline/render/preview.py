@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from PIL import Image
@@ -17,9 +18,10 @@ from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.files import atomic_write
 from pipeline.items import Item, load_queue
-from pipeline.render.card import FONT_LOCK, render_card
+from pipeline.render.card import FONT_LOCK, render_card_with_layout
 from pipeline.render.encode import encode
 from pipeline.render.fonts import Face, chain
+from pipeline.render.report import layout_report
 from pipeline.render.typeset import draw_block, set_line
 
 SHEET_NAME = "contact-sheet.png"
@@ -102,10 +104,12 @@ def render_previews(
     sheet: bool = False,
     on_card: Callable[[Job, Path | None, str | None], None] | None = None,
     jobs: list[Job] | None = None,
+    on_layout: Callable[[dict[str, Any]], None] | None = None,
 ) -> PreviewReport:
     """Render every planned card into <data>/preview/<slug>-<format>.<ext>.
 
-    `on_card(job, path, error)` is called after each card (for progress and printing).
+    `on_card(job, path, error)` is called after each card (for progress and printing),
+    `on_layout(report)` with its layout report (`render --json`).
     """
     report = PreviewReport()
     if jobs is None:
@@ -114,7 +118,7 @@ def render_previews(
     for job in jobs:
         fmt = settings.formats[job.fmt]
         try:
-            rendered = render_card(
+            rendered, comp = render_card_with_layout(
                 job.item,
                 settings.themes[job.theme],
                 job.fmt,
@@ -133,6 +137,8 @@ def render_previews(
         stale = path.with_suffix(".png" if ext == "jpg" else ".jpg")
         stale.unlink(missing_ok=True)
         report.written.append((job.item.slug, job.fmt, path))
+        if on_layout:
+            on_layout(layout_report(comp, job.item.slug, job.fmt, job.theme, str(path)))
         if on_card:
             on_card(job, path, None)
     if sheet and report.written:

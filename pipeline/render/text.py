@@ -11,17 +11,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from pipeline.render.segment import is_punctuation, line_segments
+
 Style = Literal["text", "emph", "mark"]
 Direction = Literal["ltr", "rtl"]
 
 _OPEN_QUOTES = "\"“„«‘'"
 _CLOSE_QUOTES = "\"”“»’'"
 _OPENERS_BEFORE = " \t\n([{—–/-\u00a0"
-# CJK punctuation that must not start a line / must not end one (kinsoku)
-_NO_LINE_START = set(
-    "、。，．・：；？！）〕］｝〉》」』】〙〗〟’”｠»ー…‥々〻ぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶ%,.!?:;)]"
-)
-_NO_LINE_END = set("（〔［｛〈《「『【〘〖〝‘“｟«([")
 _EMPHASIS = re.compile(r"\*(?=\S)(.+?)(?<=\S)\*")
 _URLISH = re.compile(r"(://|www\.|\S+@\S+\.\S)")
 
@@ -221,21 +218,6 @@ def cjk_face(text: str) -> str:
 # -- tokens -----------------------------------------------------------------------------
 
 
-def _split_cjk(word: str) -> list[str]:
-    """A CJK word breaks between characters, but not before closing or after opening punctuation."""
-    parts: list[str] = []
-    for cl in clusters(word):
-        if parts and (
-            cl[0] in _NO_LINE_START
-            or parts[-1][-1] in _NO_LINE_END
-            or not (is_cjk(cl[0]) or is_cjk(parts[-1][-1]))
-        ):
-            parts[-1] += cl
-        else:
-            parts.append(cl)
-    return parts
-
-
 def _styled_slices(
     spans: list[tuple[str, Style]], start: int, end: int
 ) -> tuple[tuple[str, Style], ...]:
@@ -255,77 +237,38 @@ def _styled_slices(
 
 @lru_cache(maxsize=1024)
 def tokenize(text: str, closing_mark: str | None = None) -> tuple[Token, ...]:
-    """Words (or CJK characters) with their styles; the closing mark glued to the last one."""
+    """Units between UAX #14 break opportunities, with their styles.
+
+    Punctuation that would stand alone (a spaced dash, a French « ! ») is glued to
+    the word before it, and the closing mark to the last word, so no line ever
+    holds only punctuation.
+    """
     spans = emphasis_spans(text)
     flat = "".join(s for s, _ in spans)
     tokens: list[Token] = []
-    for m in re.finditer(r"\S+", flat):
-        word = m.group(0)
-        parts = _split_cjk(word) if any(is_cjk(c) for c in word) else [word]
-        pos = m.start()
-        for k, part in enumerate(parts):
-            segs = _styled_slices(spans, pos, pos + len(part))
-            tokens.append(Token(segs, space_before=bool(tokens) and k == 0))
-            pos += len(part)
-    tokens = _glue_dashes(tokens)
+    space = False
+    for start, end, space_after in line_segments(flat):
+        segs = _styled_slices(spans, start, end)
+        word = flat[start:end]
+        if tokens and is_punctuation(word) and not _opens(word):
+            prev = tokens[-1]
+            glue: tuple[tuple[str, Style], ...] = (("\u00a0", "text"),) if space else ()
+            tokens[-1] = Token((*prev.segments, *glue, *segs), prev.space_before)
+        else:
+            tokens.append(Token(segs, space_before=bool(tokens) and space))
+        space = space_after
     if closing_mark and tokens:
         last = tokens[-1]
         tokens[-1] = Token((*last.segments, (closing_mark, "mark")), last.space_before)
     return tuple(tokens)
 
 
-def _glue_dashes(tokens: list[Token]) -> list[Token]:
-    """A spaced dash ends a line rather than starting one: glue it to the word before."""
-    out: list[Token] = []
-    for tok in tokens:
-        if out and tok.space_before and tok.text in ("—", "–"):
-            prev = out[-1]
-            out[-1] = Token((*prev.segments, ("\u00a0", "text"), *tok.segments), prev.space_before)
-        else:
-            out.append(tok)
-    return out
+def _opens(word: str) -> bool:
+    """Opening punctuation (a bracket, an opening quote) belongs to the word after it."""
+    return all(unicodedata.category(c) in ("Ps", "Pi") for c in word)
 
 
 @lru_cache(maxsize=1024)
 def prepare_quote(text: str, closing_mark: str | None) -> tuple[Token, ...]:
     """The quote as the card sets it: outer marks removed, typography, emphasis, tokens."""
     return tokenize(smarten(strip_outer_quotes(text)), closing_mark)
-
-
-# -- word-level bidi --------------------------------------------------------------------
-
-
-def visual_order(directions: list[Direction | None], base: Direction) -> list[int]:
-    """Left-to-right drawing order of a line's words (a word-level Unicode bidi).
-
-    Neutral words take the direction of their neighbours when both agree, else
-    the base; then runs are reversed from the highest embedding level down.
-    """
-    n = len(directions)
-    resolved: list[Direction] = []
-    for i, d in enumerate(directions):
-        if d is not None:
-            resolved.append(d)
-            continue
-        before = next((x for x in reversed(directions[:i]) if x is not None), base)
-        after = next((x for x in directions[i + 1 :] if x is not None), base)
-        resolved.append(before if before == after else base)
-    if base == "ltr":
-        levels = [0 if d == "ltr" else 1 for d in resolved]
-    else:
-        levels = [2 if d == "ltr" else 1 for d in resolved]
-    order = list(range(n))
-    top = max(levels, default=0)
-    lowest_odd = 1
-    for level in range(top, lowest_odd - 1, -1):
-        i = 0
-        while i < n:
-            if levels[order[i]] >= level:
-                j = i
-                while j < n and levels[order[j]] >= level:
-                    j += 1
-                order[i:j] = reversed(order[i:j])
-                i = j
-            else:
-                i += 1
-    return order

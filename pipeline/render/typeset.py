@@ -13,9 +13,10 @@ from functools import lru_cache
 
 from PIL import Image
 
-from pipeline.render import fonts, layout
+from pipeline.render import bidi, fonts, layout
 from pipeline.render.fonts import Chain, Face
-from pipeline.render.text import Direction, Style, Token, clusters, direction_of, visual_order
+from pipeline.render.segment import hyphen_points
+from pipeline.render.text import Direction, Style, Token, clusters, direction_of
 
 Colour = tuple[int, int, int]
 
@@ -41,14 +42,12 @@ class Block:
     lines: int
     placed: tuple[Placed, ...]
     ink: tuple[int, int, int, int]  # union of the runs' pixel boxes, relative to the block
+    texts: tuple[str, ...] = ()  # each line as drawn, in reading order (the layout report)
+    hyphenated: tuple[bool, ...] = ()  # per line: ends with a hyphen the fit stage added
 
 
-def _bounds(text: str) -> list[int]:
-    out, pos = [], 0
-    for cl in clusters(text):
-        pos += len(cl)
-        out.append(pos)
-    return out
+HYPHEN = "-"
+_HALF = set("。、，．！？：；")  # full-width punctuation whose right half is empty
 
 
 @lru_cache(maxsize=4096)
@@ -64,23 +63,68 @@ def styled_runs(
     for text, style in token.segments:
         lo, hi = max(start, pos), min(end, pos + len(text))
         if lo < hi:
-            for run in fonts.runs(text[lo - pos : hi - pos], faces):
-                out.append((run, style, rtl and style != "mark"))
+            piece = text[lo - pos : hi - pos]
+            if style == "mark":
+                out.extend((run, style, False) for run in mark_runs(piece, token.text, faces))
+            else:
+                out.extend((run, style, rtl) for run in fonts.runs(piece, faces))
         pos += len(text)
     return tuple(out)
+
+
+def mark_runs(mark: str, word: str, faces: Chain) -> tuple[fonts.Run, ...]:
+    """A quotation mark in the face of the word it belongs to (Arabic « » in the Arabic
+    face), when that face has it; else as the chain gives it."""
+    letters = "".join(c for c in word if c.isalpha())
+    if letters:
+        face = fonts.runs(letters, faces)[0].face
+        if not face.is_emoji and fonts.covers(face, mark):
+            return (fonts.Run(mark, face),)
+    return fonts.runs(mark, faces)
 
 
 def _run_width(run: fonts.Run, rtl: bool) -> float:
     return fonts.advance(run.text, run.face, rtl)
 
 
+def token_chains(tokens: tuple[Token, ...], faces: Chain) -> tuple[Chain, ...]:
+    """The chain each token is set with: a token of only digits and punctuation follows
+    the face of the word before it (or after it), so "2024" inside Arabic is set in the
+    Arabic face, not in the Latin brand face."""
+    if not tokens:
+        return ()
+    firsts: list[Face | None] = []
+    for t in tokens:
+        if any(c.isalpha() for c in t.text):
+            r = fonts.runs(t.text, faces)
+            firsts.append(next((x.face for x in r if not x.face.is_emoji), None))
+        else:
+            firsts.append(None)
+    out: list[Chain] = []
+    for i, t in enumerate(tokens):
+        near = firsts[i]
+        if near is None:
+            before = next((f for f in reversed(firsts[:i]) if f is not None), None)
+            near = before or next((f for f in firsts[i + 1 :] if f is not None), None)
+            if near is not None and near != faces[0] and fonts.covers(near, t.text):
+                out.append((near, *(f for f in faces if f != near)))
+                continue
+        out.append(faces)
+    return tuple(out)
+
+
 def metrics_for(
-    tokens: tuple[Token, ...], faces: Chain, rtls: tuple[bool, ...], line_height: float
+    tokens: tuple[Token, ...],
+    faces: Chain,
+    rtls: tuple[bool, ...],
+    line_height: float,
+    chains: tuple[Chain, ...] | None = None,
 ) -> layout.Metrics:
     """Space width, ink ascent/descent over the whole text, and line pitch, in em."""
     ascent, descent = 0.5, 0.1
-    for token, rtl in zip(tokens, rtls, strict=True):
-        for run, _, r in styled_runs(token, 0, len(token.text), faces, rtl):
+    per = chains or tuple(faces for _ in tokens)
+    for token, rtl, chain in zip(tokens, rtls, per, strict=True):
+        for run, _, r in styled_runs(token, 0, len(token.text), chain, rtl):
             up, down = fonts.extent(run.text, run.face, r)
             ascent, descent = max(ascent, up), max(descent, down)
     space = fonts.advance(" ", faces[0], False) if fonts.covers(faces[0], " ") else 0.25
@@ -90,10 +134,20 @@ def metrics_for(
 
 def _directions(
     tokens: tuple[Token, ...], base: Direction
-) -> tuple[list[Direction | None], tuple[bool, ...]]:
-    dirs = [direction_of(t.text) for t in tokens]
-    rtls = tuple(d == "rtl" or (d is None and base == "rtl") for d in dirs)
-    return dirs, rtls
+) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+    """Each token's bidi embedding level (resolved over the whole text), and whether it is
+    set right to left."""
+    text, starts = "", []
+    for t in tokens:
+        text += " " if t.space_before else ""
+        starts.append(len(text))
+        text += t.text
+    lv = bidi.levels(text, base)
+    word = tuple(
+        bidi.word_level(t.text, lv[a : a + len(t.text)])
+        for t, a in zip(tokens, starts, strict=True)
+    )
+    return word, tuple(level % 2 == 1 for level in word)
 
 
 @lru_cache(maxsize=64)
@@ -107,6 +161,7 @@ def set_block(
     base: Direction = "ltr",
     line_height: float = 1.2,
     hang: str | None = None,
+    locale: str = "en",
 ) -> Block:
     """Fit tokens into box_w × box_h at the largest size in [min_size, max_size].
 
@@ -115,27 +170,61 @@ def set_block(
     Raises layout.DoesNotFit and fonts.MissingGlyph.
     """
     dirs, rtls = _directions(tokens, base)
-    for token, rtl in zip(tokens, rtls, strict=True):  # every glyph exists, or fail early
-        styled_runs(token, 0, len(token.text), faces, rtl)
+    chains = token_chains(tokens, faces)
+    for token, rtl, chain in zip(tokens, rtls, chains, strict=True):  # every glyph, or fail
+        styled_runs(token, 0, len(token.text), chain, rtl)
     if hang:
-        fonts.runs(hang, faces)
+        mark_runs(hang, tokens[0].text if tokens else "", chains[0] if chains else faces)
+
+    memo: dict[tuple[int, int, int], float] = {}
 
     def measure(i: int, start: int, end: int) -> float:
+        """Advance of token i's slice; the closing mark does not count (it may hang)."""
+        key = (i, start, end)
+        if key not in memo:
+            memo[key] = _measure(i, start, end)
+        return memo[key]
+
+    def _measure(i: int, start: int, end: int) -> float:
         return sum(
-            _run_width(r, rtl) for r, _, rtl in styled_runs(tokens[i], start, end, faces, rtls[i])
+            _run_width(r, rtl)
+            for r, style, rtl in styled_runs(tokens[i], start, end, chains[i], rtls[i])
+            if style != "mark"
         )
 
-    metrics = metrics_for(tokens, faces, rtls, line_height)
+    def hanging(i: int, start: int, end: int) -> float:
+        return sum(
+            _run_width(r, rtl)
+            for r, style, rtl in styled_runs(tokens[i], start, end, chains[i], rtls[i])
+            if style == "mark"
+        )
+
+    metrics = metrics_for(tokens, faces, rtls, line_height, chains)
     words = [(t.text, t.space_before) for t in tokens]
-    fit = layout.fit_text(words, measure, box_w, box_h, min_size, max_size, metrics, _bounds)
+
+    def points(i: int) -> tuple[int, ...]:
+        return hyphen_points(tokens[i].text, locale)
+
+    hyph = layout.Hyphenation(points, fonts.width(HYPHEN, faces))
+    fit = layout.fit_text(words, measure, box_w, box_h, min_size, max_size, metrics, hyph)
     size = fit.size
     first = round(metrics.ascent * size)
     placed: list[Placed] = []
+    texts: list[str] = []
+    hyphenated: list[bool] = []
     for li, line in enumerate(fit.lines):
+        text = ""
+        for k, p in enumerate(line.pieces):
+            gap = " " if k and p.space_before else ""
+            text += gap + tokens[p.token].text[p.start : p.end]
+        ends_hyphen = line.pieces[-1].hyphen
+        texts.append((hang or "") * (li == 0) + text + (HYPHEN if ends_hyphen else ""))
+        hyphenated.append(ends_hyphen)
         y = first + round(li * metrics.pitch * size)
         pieces = line.pieces
-        order = visual_order([dirs[p.token] for p in pieces], base)
-        x = 0.0 if base == "ltr" else box_w - line.width * size
+        order = bidi.reorder([dirs[p.token] for p in pieces])
+        hang_em = sum(hanging(p.token, p.start, p.end) for p in pieces)
+        x = 0.0 if base == "ltr" else box_w - (line.width + hang_em) * size
         prev: int | None = None
         for j in order:
             p = pieces[j]
@@ -143,19 +232,42 @@ def set_block(
                 later = max(j, prev)
                 joined = abs(j - prev) == 1 and not pieces[later].space_before
                 x += 0.0 if joined else metrics.space * size
-            seq = styled_runs(tokens[p.token], p.start, p.end, faces, rtls[p.token])
+            seq = styled_runs(tokens[p.token], p.start, p.end, chains[p.token], rtls[p.token])
             for run, style, rtl in reversed(seq) if rtls[p.token] else seq:
+                if style == "mark" and not rtl and placed and placed[-1].text[-1:] in _HALF:
+                    x -= 0.5 * size  # 。” : no half-em gap after full-width punctuation
                 placed.append(Placed(run.text, run.face, rtl, x, y, style))
                 x += _run_width(run, rtl) * size
+            if p.hyphen:
+                for run in fonts.runs(HYPHEN, faces):
+                    placed.append(Placed(run.text, run.face, False, x, y, "text"))
+                    x += _run_width(run, False) * size
             prev = j
     if hang:
-        w = sum(_run_width(r, False) for r in fonts.runs(hang, faces)) * size
-        x = -w if base == "ltr" else float(box_w)
-        for run in fonts.runs(hang, faces):
+        hung = mark_runs(hang, tokens[0].text if tokens else "", chains[0] if chains else faces)
+        w = sum(_run_width(r, False) for r in hung) * size
+        x = -w
+        if base == "rtl":  # mirror the ink: as far right of the text as it would be left of it
+            ink_l = fonts.ink_box(hung[0].text, hung[0].face, size, False)[0]
+            ink_r = fonts.ink_box(hung[-1].text, hung[-1].face, size, False)[2] + (
+                w - _run_width(hung[-1], False) * size
+            )
+            x = box_w + (w - ink_r) - ink_l
+        for run in hung:
             placed.append(Placed(run.text, run.face, False, x, first, "mark"))
             x += _run_width(run, False) * size
     height = round(metrics.height(len(fit.lines), size))
-    return Block(size, box_w, height, first, len(fit.lines), tuple(placed), _ink(placed, size))
+    return Block(
+        size,
+        box_w,
+        height,
+        first,
+        len(fit.lines),
+        tuple(placed),
+        _ink(placed, size),
+        tuple(texts),
+        tuple(hyphenated),
+    )
 
 
 def _ink(placed: list[Placed], size: int) -> tuple[int, int, int, int]:
@@ -171,9 +283,9 @@ def _ink(placed: list[Placed], size: int) -> tuple[int, int, int, int]:
 
 
 def glyph_box(p: Placed, size: int) -> tuple[int, int, int, int]:
-    g = fonts.render(p.text, p.face, size, p.rtl)
-    x, y = round(p.x) + g.dx, p.y + g.dy
-    return (x, y, x + g.image.width, y + g.image.height)
+    x0, y0, x1, y1 = fonts.ink_box(p.text, p.face, size, p.rtl)
+    x = round(p.x)
+    return (x + x0, p.y + y0, x + x1, p.y + y1)
 
 
 @lru_cache(maxsize=128)
@@ -204,7 +316,15 @@ def set_line(
     baseline = round(up * size)
     moved = [Placed(p.text, p.face, p.rtl, p.x, baseline, p.style) for p in placed]
     return Block(
-        size, round(x), baseline + round(down * size), baseline, 1, tuple(moved), _ink(moved, size)
+        size,
+        round(x),
+        baseline + round(down * size),
+        baseline,
+        1,
+        tuple(moved),
+        _ink(moved, size),
+        (text,),
+        (False,),
     )
 
 

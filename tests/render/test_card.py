@@ -159,13 +159,13 @@ def test_rtl_quotes_are_right_aligned(quote: str, settings: Settings) -> None:
 
 
 def test_a_character_no_font_covers_is_an_error_naming_it(settings: Settings) -> None:
-    item = make_item("Thai greeting: สวัสดี")
+    item = make_item("Tibetan greeting: བཀྲ་ཤིས")
     with pytest.raises(RenderError) as err:
         layered(item, settings, "square")
-    assert "“ส”" in str(err.value) and "U+0E2A" in str(err.value)
-    with pytest.raises(RenderError, match="U\\+0B95") as err:
-        layered(make_item("Fine", author="கமல்"), settings, "square")
-    assert "author" in str(err.value)
+    assert "the quote contains “བ”" in str(err.value) and "U+0F56" in str(err.value)
+    with pytest.raises(RenderError, match="U\\+A9B2") as err:
+        layered(make_item("Fine", author="ꦲꦤ"), settings, "square")
+    assert "the author contains" in str(err.value)
 
 
 def test_too_long_says_how_many_characters_fit(settings: Settings) -> None:
@@ -350,3 +350,80 @@ def test_cards_render_the_same_from_several_threads(seed: Item, settings: Settin
     sequential = [one(j) for j in jobs]
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(one, jobs)) == sequential
+
+
+def test_bidi_keeps_a_latin_phrase_in_order_inside_hebrew(settings: Settings) -> None:
+    """UAX #9 over the whole quote: "iPhone 15" stays "iPhone 15" inside Hebrew; the
+    directional marks people use to fix such lines are accepted."""
+    item = make_item("קניתי iPhone 15 חדש\u200f", author="דנה")
+    comp = compose(
+        item, settings.themes["dark"], settings.formats["landscape"], settings.brand, Path(".")
+    )
+    quote = comp.placements["quote"].block
+    assert quote.lines == 1
+    xs = {p.text.strip(): p.x for p in quote.placed}
+    assert xs["iPhone"] < xs["15"] < xs["קניתי"]  # Latin run left to right, Hebrew right of it
+    assert xs["חדש"] < xs["iPhone"]  # the last Hebrew word is leftmost
+
+
+def test_rtl_cards_mirror_the_margins(settings: Settings) -> None:
+    fmt = settings.formats["square"]
+    rtl = compose(case_item("hebrew"), settings.themes["dark"], fmt, settings.brand, Path("."))
+    ltr = compose(case_item("combining"), settings.themes["dark"], fmt, settings.brand, Path("."))
+    right_gap = fmt.width - rtl.placements["author"].box[2]
+    left_gap = ltr.placements["author"].box[0]
+    assert abs(right_gap - left_gap) <= 3
+    q = rtl.placements["quote"].box
+    lq = ltr.placements["quote"].box
+    # the hung opening mark sits as far outside the text on the right as "“" does on the left
+    rtl_out = q[2] - (fmt.width - left_gap)
+    ltr_out = left_gap - lq[0]
+    assert abs(rtl_out / rtl.quote_size - ltr_out / ltr.quote_size) < 0.08
+    assert fmt.width - q[2] >= 0.3 * left_gap
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_brand_mark_of_at_least_64_px_on_every_format(settings: Settings, fmt: str) -> None:
+    comp = compose(
+        case_item("one-word"),
+        settings.themes["dark"],
+        settings.formats[fmt],
+        settings.brand,
+        Path("."),
+    )
+    x0, y0, x1, y1 = comp.drawn["logo"]
+    assert min(x1 - x0, y1 - y0) >= 64
+
+
+def test_the_speaker_photo_crop_keeps_the_top_of_the_head(tmp_path: Path) -> None:
+    from pipeline.render import assets
+
+    path = tmp_path / "portrait.png"
+    im = Image.new("RGB", (600, 900), (0, 0, 255))
+    im.paste((255, 0, 0), (0, 0, 600, 120))  # the top of the head
+    im.save(path)
+    upper = assets.photo(path, 200)  # default focus (0.5, 0.3)
+    centred = assets.photo(path, 200, focus=(0.5, 0.5))
+    top, cut = upper.getpixel((100, 4)), centred.getpixel((100, 4))
+    assert isinstance(top, tuple) and isinstance(cut, tuple)
+    assert top[0] > 200  # red at the top of the circle
+    assert cut[0] < 50  # a centred crop cuts it off
+
+
+def test_digits_and_marks_follow_the_script_around_them(settings: Settings) -> None:
+    item = make_item("في عام 2024 كان الطقس جميلاً جداً", author="كاتب")
+    comp = compose(
+        item, settings.themes["light"], settings.formats["square"], settings.brand, Path(".")
+    )
+    faces = {p.text: p.face.file for p in comp.placements["quote"].block.placed}
+    assert faces["2024"] == faces["عام"] == "NotoSansArabic-Variable.ttf"
+    assert faces["«"] == faces["»"] == "NotoSansArabic-Variable.ttf"  # not the Latin serif
+    latin = compose(
+        make_item("In 2024, we shipped."),
+        settings.themes["light"],
+        settings.formats["square"],
+        settings.brand,
+        Path("."),
+    )
+    shown = {p.text: p.face.file for p in latin.placements["quote"].block.placed}
+    assert shown["2024,"] == shown["In"]

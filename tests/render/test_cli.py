@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,9 +11,10 @@ from PIL import Image
 from pipeline.config import load_settings
 from tests.conftest import Project
 
-BAD_GLYPH = 'quote = "Thai: สวัสดี"\nauthor = "Someone"\n'
+BAD_GLYPH = 'quote = "Tibetan: བཀྲ་ཤིས"\nauthor = "Someone"\n'
 TOO_LONG = 'quote = "{}"\nauthor = "Someone"\ntheme = "big"\n'
 BIG_THEME = "\n[themes.big]\nquote_size_min = 90\nquote_size_max = 120\n"
+READABLE_THEME = "\n[themes.strict]\nquote_size_readable = 90\n"
 
 
 def test_render_writes_every_format_and_prints_paths(project: Project) -> None:
@@ -45,10 +47,10 @@ def test_render_format_and_theme_options(project: Project) -> None:
 
 
 def test_a_bad_item_is_named_and_the_others_still_render(project: Project) -> None:
-    project.add_item("zz-thai.toml", BAD_GLYPH)
+    project.add_item("zz-tibetan.toml", BAD_GLYPH)
     out = project.run("render", "--format", "square", "--sheet")
     assert out.returncode == 1
-    assert "zz-thai" in out.stderr and "U+0E2A" in out.stderr
+    assert "zz-tibetan" in out.stderr and "U+0F56" in out.stderr
     written = sorted(Path(x).name for x in out.stdout.split())
     assert written == [
         "contact-sheet.png",
@@ -79,10 +81,69 @@ def test_unknown_slug_is_named(project: Project) -> None:
 
 def test_check_reports_missing_glyph_and_too_long_quotes(project: Project) -> None:
     project.config.write_text(project.config.read_text() + BIG_THEME)
-    project.add_item("thai.toml", BAD_GLYPH)
+    project.add_item("tibetan.toml", BAD_GLYPH)
     project.add_item("long.toml", TOO_LONG.format("Word after word. " * 50))
     result = project.cli("check")
     assert result.exit_code == 1
-    assert "thai.toml" in result.output and "U+0E2A" in result.output
+    assert "tibetan.toml" in result.output and "U+0F56" in result.output
     assert "long.toml" in result.output and "is too long" in result.output
     assert re.search(r"has 849 characters and about \d+ fit", result.output)
+
+
+def test_render_json_prints_one_layout_report_per_card(project: Project) -> None:
+    out = project.run("render", "--json", "--format", "square", "--format", "story")
+    assert out.returncode == 0, out.stderr
+    reports = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(reports) == 3 * 2  # three queue items, two formats; nothing else on stdout
+    for rep in reports:
+        assert {"slug", "format", "theme", "path", "width", "height", "blocks"} <= set(rep)
+        assert rep["format"] in ("square", "story") and Path(rep["path"]).is_file()
+        with Image.open(rep["path"]) as im:
+            assert (im.width, im.height) == (rep["width"], rep["height"])
+        quote = rep["blocks"]["quote"]
+        assert quote["lines"][0][0] in "“«「" and quote["lines"][-1][-1] in "”»」"
+        assert len(quote["hyphenated"]) == len(quote["lines"])
+        for name in ("quote", "author", "label", "handle"):
+            block = rep["blocks"][name]
+            x0, y0, x1, y1 = block["box"]
+            assert 0 <= x0 < x1 <= rep["width"] and 0 <= y0 < y1 <= rep["height"]
+            assert block["cap_height_px"] < block["font_px"]
+            assert block["contrast"] >= block["contrast_target"]
+    square = next(r for r in reports if r["format"] == "square")
+    # the report is what was drawn: the quote's box holds ink in the written card
+    with Image.open(square["path"]) as im:
+        crop = im.convert("L").crop(tuple(square["blocks"]["quote"]["box"]))
+        lo, hi = crop.getextrema()
+        assert isinstance(lo, int) and isinstance(hi, int) and hi - lo > 100
+
+
+def test_check_warns_below_the_readable_size_and_check_render_renders(project: Project) -> None:
+    project.config.write_text(project.config.read_text() + READABLE_THEME)
+    project.add_item(
+        "longish.toml", TOO_LONG.format("Word after word. " * 18).replace("big", "strict")
+    )
+    result = project.cli("check")
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "longish.toml" in result.output
+    assert "below the readable 90 px" in result.output
+    cards = project.var / "cards"
+    before = set(cards.glob("*")) if cards.exists() else set()
+    rendered = project.cli("check", "--render")
+    assert rendered.exit_code == 0, rendered.output
+    assert "warning:" in rendered.output
+    assert (set(cards.glob("*")) if cards.exists() else set()) == before  # no cache writes
+
+
+def test_check_remembers_layout_verdicts_beside_the_cards(project: Project) -> None:
+    first = project.cli("check")
+    assert first.exit_code == 0, first.output
+    verdicts = sorted((project.var / "cards").glob("*.fit"))
+    assert verdicts and all(int(p.read_text()) > 40 for p in verdicts)
+    for p in verdicts:  # a remembered verdict is what the next check reads
+        p.write_text("12")
+    again = project.cli("check")
+    assert again.exit_code == 0 and "set at 12 px" in again.output
+    project.add_item("fresh.toml", 'quote = "A new quote for a new layout."\nauthor = "Someone"\n')
+    third = project.cli("check")
+    assert third.exit_code == 0, third.output
+    assert len(list((project.var / "cards").glob("*.fit"))) > len(verdicts)

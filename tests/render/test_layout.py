@@ -141,15 +141,27 @@ def test_lines_are_balanced_not_greedy() -> None:
     assert len(widths) == 2 and max(widths) - min(widths) < 3  # 4 + 3 words, not 5 + 2
 
 
-def test_a_long_url_is_split_after_a_slash() -> None:
-    url = "https://example.com/research/2026/quotecast-rendering-notes/and-more-of-it"
-    assert len(url) >= 60
-    words = [(url, False)]
-    parts = layout.split_word(0, url, fake_measure(words), 12.0)
+def test_a_word_too_wide_is_never_cut_without_a_hyphen() -> None:
+    word = "comprehensibility"
+    words = [(word, False)]
+    m = fake_measure(words)
+    assert layout.split_word(0, word, m, 6.0, None) is None  # no hyphenation: it does not fit
+    hyph = layout.Hyphenation(lambda i: (3, 6, 9, 11, 14), 0.5)
+    parts = layout.split_word(0, word, m, 6.0, hyph)
     assert parts is not None and len(parts) > 1
-    assert "".join(url[a:b] for a, b in parts) == url
+    assert "".join(word[a:b] for a, b in parts) == word
     for a, b in parts[:-1]:
-        assert url[b - 1] in "/-." or fake_measure(words)(0, a, b + 1) > 12.0
+        assert b in (3, 6, 9, 11, 14) and m(0, a, b) + 0.5 <= 6.0
+
+
+def test_hyphenation_only_when_the_minimum_size_overflows() -> None:
+    words = as_words("an extraordinarily comprehensible sentence")
+    m = fake_measure(words)
+    hyph = layout.Hyphenation(lambda i: tuple(range(2, len(words[i][0]) - 2)), 0.5)
+    fit = layout.fit_text(words, m, 300, 1000, 20, 60, METRICS, hyph)
+    assert not any(p.hyphen for line in fit.lines for p in line.pieces)  # fits unhyphenated
+    narrow = layout.fit_text(words, m, 120, 1000, 30, 30, METRICS, hyph)
+    assert any(p.hyphen for line in narrow.lines for p in line.pieces)
 
 
 def test_too_long_says_how_many_characters_fit() -> None:
@@ -160,11 +172,11 @@ def test_too_long_says_how_many_characters_fit() -> None:
     assert 0 < err.value.chars < err.value.total == 999
     text = " ".join(w for w, _ in words)
     assert _fits(as_words(text[: err.value.chars]), (400, 300), 30)
-    assert not _fits(as_words(text[: err.value.chars + 1]), (400, 300), 30)
+    assert not _fits(as_words(text[: err.value.chars + 5]), (400, 300), 30)
 
 
-def test_a_single_enormous_word_still_says_how_much_fits() -> None:
+def test_a_single_enormous_word_is_refused_not_cut() -> None:
     words = [("x" * 990, False)]
     with pytest.raises(DoesNotFit) as err:
         layout.fit_text(words, fake_measure(words), 400, 300, 30, 60, METRICS)
-    assert 100 < err.value.chars < 990
+    assert err.value.chars == 0 and err.value.total == 990

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.render.bidi import levels, reorder
 from pipeline.render.text import (
     clusters,
     emphasis_spans,
@@ -13,7 +14,6 @@ from pipeline.render.text import (
     smarten,
     strip_outer_quotes,
     tokenize,
-    visual_order,
 )
 
 
@@ -89,10 +89,13 @@ def test_emoji_detection() -> None:
     assert not is_emoji("A") and not is_emoji("❤\ufe0e") and not is_emoji("©")
 
 
-def test_visual_order() -> None:
+def test_bidi_levels_and_reordering() -> None:
     # left-to-right paragraph with a right-to-left run: the run is reversed in place
-    assert visual_order(["ltr", "rtl", "rtl", "ltr"], "ltr") == [0, 2, 1, 3]
+    assert reorder([0, 1, 1, 0]) == [0, 2, 1, 3]
     # right-to-left paragraph with an embedded Latin run kept in reading order
-    assert visual_order(["rtl", "ltr", "ltr", "rtl"], "rtl") == [3, 1, 2, 0]
-    # a neutral between two RTL words belongs to them
-    assert visual_order(["rtl", None, "rtl"], "ltr") == [2, 1, 0]
+    assert reorder([1, 2, 2, 1]) == [3, 1, 2, 0]
+    # UAX #9 levels: a number after Latin inside Hebrew joins the Latin run
+    lv = levels("קניתי iPhone 15 חדש", "rtl")
+    assert lv[6:15] == (2,) * 9 and lv[0] == 1 and lv[-1] == 1
+    # a right-to-left mark makes the neutral between it and Hebrew right to left
+    assert levels("abc ! שלום", "ltr")[4] == 0 and levels("abc \u200f! שלום", "ltr")[5] == 1
