@@ -43,8 +43,14 @@ SLUG_RULE = (
 )
 
 # C0/C1 controls except tab and newline, plus bidi embedding/override/isolate marks
-# (the directional marks LRM, RLM and ALM are allowed: they fix mixed-direction lines)
-_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+# (the directional marks LRM, RLM and ALM are allowed: they fix mixed-direction lines),
+# and Unicode noncharacters (U+FDD0-FDEF, U+xFFFE/xFFFF: never text, and the bidi
+# algorithm has no class for them)
+_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(f"{chr(p << 16 | 0xFFFE)}{chr(p << 16 | 0xFFFF)}" for p in range(1, 17))
+    + "]"
+)
 
 
 class ItemFields(BaseModel):
@@ -232,7 +238,8 @@ def _clean_text(value: Any, path: Path, line: int | None, name: str) -> Any:
                         line,
                         name,
                         f"contains the invisible control character U+{ord(ch):04X}; "
-                        "remove it (bidi overrides and control characters are refused)",
+                        "remove it (bidi overrides, control characters and noncharacters "
+                        "are refused)",
                     )
                 ]
             )

@@ -184,6 +184,7 @@ def status_data(
             e for e in out if e["state"] in ("failed", "unknown") or e.get("stuck")
         ],
         "problems": [str(p) for p in problems],
+        "waiting": [e for e in out if e.get("not_before")],
         "daemon": daemon,
         "counts": _counts(out),
     }
@@ -266,6 +267,8 @@ def _row_entry(r: Any) -> dict[str, Any]:
         e["url"] = r.url
     if r.last_error and r.state != "posted":
         e["error"] = r.last_error
+    if r.state == "pending" and getattr(r, "not_before", None) is not None:
+        e["not_before"] = _iso(r.not_before)  # deferred by a rate limit or quota
     e["updated_at"] = _iso(r.updated_at)
     return e
 
@@ -358,6 +361,11 @@ def print_status(data: dict[str, Any], hint: str = "") -> None:
         console.print(Text(f"    then: {how}"))
     for p in data["problems"]:
         console.print(Text("problem: ", style="red") + Text(str(p)))
+    for e in data.get("waiting", []):  # said in full: which limit, and until when
+        line = Text("waiting: ", style="yellow")
+        line.append(f"{e['item']} → {e['target']} until {_when(e['not_before'])} UTC")
+        line.append(f": {e.get('error', '')}")
+        console.print(line)
     for t in data.get("tokens", []):
         if t["warning"]:
             console.print(Text("token: ", style="bold yellow") + Text(t["warning"]))

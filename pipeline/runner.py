@@ -225,7 +225,9 @@ class Runner:
                 if self.stop.is_set():
                     return report
                 state = settled.get((item.slug, target))
-                if state is not None:  # posted, failed, unknown or being sent: not this pass
+                # posted, failed or unknown: not this pass; a send in flight is read below,
+                # so the pass says it is still sending instead of passing over it in silence
+                if state is not None and state != "sending":
                     if state == "posted":
                         report.already_posted += 1
                     continue
@@ -279,8 +281,9 @@ class Runner:
         try:
             post, path = self.build_post(item, target, pub.limits if pub else None)
         except QuotecastError as exc:
-            log.error("%s → %s: cannot prepare: %s", item.slug, target, exc)
-            return Outcome(item.slug, target, "error", error=str(exc))
+            msg = f"{item.path}: {exc}"  # named by its file, like every other bad input
+            log.error("%s → %s: cannot prepare: %s", item.slug, target, msg)
+            return Outcome(item.slug, target, "error", error=msg)
         except Exception as exc:  # one item's surprise (a font, a template) never stops the pass
             if is_system_error(exc):
                 raise

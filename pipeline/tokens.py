@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from pipeline.config import Settings
 from pipeline.ledger import Ledger, TokenRow, utcnow
 from pipeline.publishers.base import PublishError
-from pipeline.runner import Runner
 
 log = logging.getLogger("quotecast.tokens")
 
@@ -45,6 +44,8 @@ def refresh(
 
     `only_due`: skip targets whose last answer is younger than CHECK_EVERY (the daemon).
     """
+    from pipeline.runner import Runner  # here: `status` reads warnings without the runner
+
     now = now or utcnow()
     known = {t.target: t for t in ledger.tokens()}
     runner = Runner(settings, ledger)

@@ -327,18 +327,11 @@ RASTERISING: ContextVar[bool] = ContextVar("RASTERISING", default=False)
 
 
 def ink_box(text: str, face: Face, size: int, rtl: bool) -> tuple[int, int, int, int]:
-    """The pixel box `render` fills, relative to pen and baseline (the same either way)."""
-    if face.is_emoji or RASTERISING.get():
-        return render(text, face, size, rtl).bbox
-    return _ink_box(text, face, size, rtl)
+    """The pixel box `render` fills, relative to pen and baseline (the same either way).
 
-
-@lru_cache(maxsize=16384)
-def _ink_box(text: str, face: Face, size: int, rtl: bool) -> tuple[int, int, int, int]:
-    """`render`'s box without drawing (layout only: `check`)."""
-    box = load(face, size).getbbox(text, anchor="ls", direction=_direction(rtl))
-    left, top, right, bottom = _int_box(box)
-    return (left, top, left + max(1, right - left), top + max(1, bottom - top))
+    Layout alone (`check`) draws too: only drawing finds a glyph FreeType cannot
+    rasterise at this size, and `check` must refuse what `publish` would."""
+    return render(text, face, size, rtl).bbox
 
 
 @lru_cache(maxsize=768)
@@ -354,7 +347,11 @@ def render(text: str, face: Face, size: int, rtl: bool) -> Glyphs:
         return Glyphs(big.resize((w, h), Image.Resampling.LANCZOS), round(left * k), round(top * k))
     font = load(face, size)
     # one shaping and rasterising pass: the mask comes sized to its ink, with its offset
-    core, (left, top) = font.getmask2(text, mode="L", direction=_direction(rtl), anchor="ls")
+    try:
+        core, (left, top) = font.getmask2(text, mode="L", direction=_direction(rtl), anchor="ls")
+    except OSError:  # FreeType's "raster overflow" on a huge ligature (U+FDFD)
+        # said like a missing glyph, so the card names the field it is in
+        raise MissingGlyph(max(text, key=ord)) from None
     if core.size[0] == 0 or core.size[1] == 0:
         return Glyphs(Image.new("L", (1, 1)), left, top)
     return Glyphs(Image.Image()._new(core), left, top)
@@ -372,6 +369,5 @@ def clear_caches() -> None:
         advance,
         extent,
         render,
-        _ink_box,
     ):
         fn.cache_clear()

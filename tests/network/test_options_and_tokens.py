@@ -71,7 +71,7 @@ def test_publish_refuses_a_misspelt_option_instead_of_ignoring_it(bare_project: 
     )
     bare_project.add_item("a.toml", 'quote = "Small steps."\nauthor = "Ada"\n')
 
-    result = bare_project.cli("publish", "--now")
+    result = bare_project.cli("publish", "--now", "--all", "--yes")
 
     assert "options.foldr: unknown option" in " ".join(result.output.split())
     assert not (bare_project.var / "elsewhere").exists()
