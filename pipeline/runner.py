@@ -425,18 +425,13 @@ class Runner:
         assert self.ledger is not None
         outcomes: list[Outcome] = []
         items = scan.by_slug()
-        # when each was last touched by its sender (taking a row over rewrites that time)
-        touched = {(r.slug, r.target): r.updated_at for r in self.ledger.stuck_sending()}
         for row in self.ledger.take_expired_sending(
             self.owner, self.settings.publish.lease_seconds
         ):
-            last = touched.get((row.slug, row.target))
-            outcomes.append(self._reconcile_row(row, items.get(row.slug), last))
+            outcomes.append(self._reconcile_row(row, items.get(row.slug)))
         return outcomes
 
-    def _reconcile_row(
-        self, row: PostRow, item: Item | None, last_touched: datetime | None = None
-    ) -> Outcome:
+    def _reconcile_row(self, row: PostRow, item: Item | None) -> Outcome:
         assert self.ledger is not None
         if item is None or row.target not in self.settings.targets:
             msg = "unknown: was sending when its process died; the item or target is gone"

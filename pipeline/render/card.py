@@ -407,18 +407,15 @@ def compose(
 
     With `pixels=False` nothing is painted (no background, scrims or glyph pasting):
     the sizes, lines and boxes are the same, so `check` can judge fit and glyph
-    coverage from the layout alone.
+    coverage from the layout alone (each run is still rasterised once, for its ink box:
+    only drawing finds a glyph FreeType cannot draw).
 
     Cached font objects wrap FreeType faces, which are not thread-safe: one card
     is composed at a time per process (encoding, the slow part, runs outside the lock).
     """
     try:
         with FONT_LOCK:
-            token = fonts.RASTERISING.set(pixels)
-            try:
-                return _compose(item, theme, fmt, brand, base_dir, layered, pixels)
-            finally:
-                fonts.RASTERISING.reset(token)
+            return _compose(item, theme, fmt, brand, base_dir, layered, pixels)
     except (AssetError, FontFileError) as exc:
         raise RenderError(str(exc)) from None
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -319,11 +318,6 @@ def width(text: str, faces: Chain, rtl: bool = False) -> float:
 
 def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
     return (math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3]))
-
-
-# Set while a card is being painted: its runs will be rasterised anyway, so their ink
-# boxes come from the (cached) masks rather than from a second shaping pass.
-RASTERISING: ContextVar[bool] = ContextVar("RASTERISING", default=False)
 
 
 def ink_box(text: str, face: Face, size: int, rtl: bool) -> tuple[int, int, int, int]:
