@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 from markupsafe import Markup
 
 from pipeline.config import FONTS_DIR, Settings, Theme
+from pipeline.files import atomic_write
 
 log = logging.getLogger("quotecast")
 
@@ -44,18 +43,7 @@ class Thumb:
 def publish_file(path: Path, data: bytes) -> None:
     """Write atomically (temp file, fsync, rename) and readable by a web server (0644):
     a visitor never sees half a file, and a deployed file is never private."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, 0o644)
 
 
 def thumb_key(card: Path) -> str:

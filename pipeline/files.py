@@ -14,6 +14,17 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     (a web server must be able to serve the bio site as synced).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _synced_temp(path, data, mode)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _synced_temp(path: Path, data: bytes, mode: int) -> str:
+    """`data` in a hidden, fsynced temp file beside `path` (same file system, so it can be
+    renamed or linked into place); removed again if writing it fails."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
@@ -21,10 +32,10 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
 
 
 def create_new(path: Path, data: bytes, mode: int = 0o644) -> bool:
@@ -36,13 +47,8 @@ def create_new(path: Path, data: bytes, mode: int = 0o644) -> bool:
     """
     if os.path.lexists(path):
         return False
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _synced_temp(path, data, mode)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -53,4 +59,4 @@ def create_new(path: Path, data: bytes, mode: int = 0o644) -> bool:
             os.replace(tmp, path)
         return True
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)  # linked or refused: the temp name goes

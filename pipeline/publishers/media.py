@@ -197,8 +197,7 @@ def _write_public(path: Path, data: bytes) -> None:
     """Atomic write, readable by a web server (mkstemp would leave it 0600)."""
     from pipeline.files import atomic_write
 
-    atomic_write(path, data)
-    path.chmod(0o644)
+    atomic_write(path, data, 0o644)
 
 
 def site_deploy(settings: Settings, site: Path) -> Callable[[], None] | None:
