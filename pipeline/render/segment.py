@@ -81,8 +81,14 @@ def line_segments(text: str, locale: str = "") -> tuple[tuple[int, int, bool], .
 
 
 def is_punctuation(text: str) -> bool:
-    """Only punctuation (and symbols such as dashes): never a line of its own."""
-    return bool(text) and all(unicodedata.category(c)[0] in "PS" or c == "\u00a0" for c in text)
+    """Only punctuation (and symbols such as dashes): never a line of its own.
+
+    Spaces inside one break unit count as nothing ("(: :" cannot break, UAX #14 LB13),
+    so a longer run of punctuation is glued like a shorter one.
+    """
+    return bool(text.strip()) and all(
+        unicodedata.category(c)[0] in "PS" or c.isspace() for c in text
+    )
 
 
 @lru_cache(maxsize=16)

@@ -250,7 +250,12 @@ def test_unknown_theme_font_is_named(settings: Settings) -> None:
 # -- properties -------------------------------------------------------------------------
 
 _WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéüçABCXYZ'’,.;:!?-()", min_size=1, max_size=12)
-_QUOTE = st.lists(_WORD, min_size=1, max_size=45).map(" ".join)
+# a quote with at least one letter: a quote of only marks ("'") is refused as empty
+_QUOTE = (
+    st.lists(_WORD, min_size=1, max_size=45)
+    .map(" ".join)
+    .filter(lambda q: any(c.isalpha() for c in q))
+)
 
 
 @settings(
