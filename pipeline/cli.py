@@ -400,7 +400,7 @@ def publish(
     if as_json:
         from pipeline import machine
 
-        click.echo(machine.dump(machine.publish(report, dry_run)))
+        click.echo(machine.dump(machine.publish(report, dry_run, selection)))
     else:
         print_pass_report(report, s, dry_run=dry_run, selection=selection)
     if report.posted and not dry_run:
@@ -426,8 +426,9 @@ def _confirm_all(selection: Selection) -> None:
         raise SelectionError(
             f"{what}; add --yes to confirm (stdin is not a terminal, so nobody can be asked)"
         )
-    if not click.confirm(f"{what}. Publish them?", default=False):
-        click.echo("nothing published")
+    # the question and its answer go to the terminal (stderr), never into redirected output
+    if not click.confirm(f"{what}. Publish them?", default=False, err=True):
+        click.echo("nothing published", err=True)
         sys.exit(1)
 
 

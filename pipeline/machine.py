@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pipeline.checks import CheckResult
     from pipeline.items import ImportReport, Problem
     from pipeline.runner import PassReport
+    from pipeline.selection import Selection
 
 
 def dump(data: Any) -> str:
@@ -35,8 +36,10 @@ def check(result: CheckResult) -> dict[str, Any]:
     }
 
 
-def publish(report: PassReport, dry_run: bool) -> dict[str, Any]:
-    return {
+def publish(
+    report: PassReport, dry_run: bool, selection: Selection | None = None
+) -> dict[str, Any]:
+    out = {
         "ok": report.ok,  # as the exit status: no post failed or unknown
         "dry_run": dry_run,
         "posted": report.count("posted"),
@@ -54,6 +57,18 @@ def publish(report: PassReport, dry_run: bool) -> dict[str, Any]:
         ],
         "problems": [problem(p) for p in report.problems],
     }
+    if selection is not None:  # which form chose the posts, and what it left for later
+        up = selection.upcoming
+        out["form"] = selection.form
+        out["next"] = (
+            {"item": up.slug, "targets": list(up.targets), "at": up.at.isoformat(), "kind": up.kind}
+            if up is not None and selection.form == "due"
+            else None
+        )
+        out["notes"] = selection.notes()
+        if not selection.picks:
+            out["message"] = selection.nothing()
+    return out
 
 
 def import_(report: ImportReport, csv_file: Path) -> dict[str, Any]:

@@ -88,6 +88,23 @@ def test_now_posts_only_what_is_due_and_then_names_the_next_slot(cal: Project) -
     assert outbox_posts(cal.root) == ["a", "d"]
 
 
+def test_now_json_names_the_form_the_missed_and_the_next_slot(cal: Project) -> None:
+    first = json.loads(cal.cli("publish", "--now", "--json").output)
+    assert first["form"] == "due" and first["posted"] == 2
+    assert any(n.startswith("missed: e → outbox") for n in first["notes"])
+    again = cal.cli("publish", "--now", "--json")
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.output)
+    assert data["posted"] == 0 and data["outcomes"] == []
+    assert data["next"] == {
+        "item": "b",
+        "targets": ["outbox"],
+        "at": "2026-12-04T07:30:00+00:00",
+        "kind": "slot",
+    }
+    assert data["message"].startswith("nothing is due now; next: b → outbox")
+
+
 def test_now_posts_exactly_what_a_daemon_pass_posts(cal: Project, tmp_path: Path) -> None:
     twin = Project(tmp_path / "twin")
     shutil.copytree(cal.root, twin.root)
@@ -208,8 +225,11 @@ def test_targets_empty_means_nowhere_to_check_plan_and_publish(tmp_path: Path) -
         assert [e["item"] for e in status["posts"]] == ["open"]
 
 
-def on_terminal(p: Project, args: list[str], answer: bytes) -> tuple[int, str]:
-    """Run the real `quotecast` with a pseudo-terminal as stdin/stdout; answer its question."""
+def on_terminal(
+    p: Project, args: list[str], answer: bytes, stdout: Path | None = None
+) -> tuple[int, str]:
+    """Run the real `quotecast` with a pseudo-terminal as stdin/stdout/stderr (stdout to a
+    file when given, as `> out.json` would); answer its question."""
     import os
     import pty
     import select
@@ -220,15 +240,18 @@ def on_terminal(p: Project, args: list[str], answer: bytes) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTECAST_")}
     env["NO_COLOR"] = "1"
     master, slave = pty.openpty()
+    sink = stdout.open("wb") if stdout is not None else None
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline", *args],
         cwd=p.root,
         env=env,
         stdin=slave,
-        stdout=slave,
+        stdout=sink if sink is not None else slave,
         stderr=slave,
     )
     os.close(slave)
+    if sink is not None:
+        sink.close()
     out, asked = b"", False
     deadline = time.monotonic() + 60
     try:
@@ -295,3 +318,16 @@ def test_a_named_item_that_is_due_keeps_its_slot(cal: Project) -> None:
     assert lines(due.output, "would post") == {("d", "outbox")}
     row = Ledger.open(cal.var).get("a", "outbox")
     assert row is not None and row.scheduled_for == datetime(2026, 12, 3, 7, 30, tzinfo=UTC)
+
+
+def test_all_asks_on_the_terminal_when_stdout_is_redirected(tmp_path: Path) -> None:
+    p = make(tmp_path / "proj", targets=TWO_TARGETS)
+    write_item(p.queue, "a")
+    out_file = tmp_path / "out.json"
+    args = ["publish", "--now", "--all", "--json"]
+    code, seen = on_terminal(p, args, b"n", stdout=out_file)
+    assert code == 1 and "Publish them? [y/N]" in seen and "nothing published" in seen, seen
+    assert out_file.read_text() == ""  # the question never lands in the redirected output
+    code, seen = on_terminal(p, args, b"y", stdout=out_file)
+    assert code == 0, seen
+    assert json.loads(out_file.read_text())["posted"] == 2
