@@ -110,6 +110,12 @@ def test_publish_now_beside_a_running_daemon_keeps_the_calendar(tmp_path: Path) 
         assert listed == {"planned", "next-week"}
         assert "would publish 2 posts (2 to outbox)" in dry.stdout
 
+        # --all spends the calendar, beside the daemon too: exactly what the dry run listed
+        r = p.run("publish", "--now", "--all", "--yes")
+        assert r.returncode == 0, r.stdout + r.stderr
+        posted_now = set(re.findall(r"^posted\s+(\S+) → outbox", r.stdout, re.MULTILINE))
+        assert posted_now == listed, r.stdout
+
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, log.read_text()
     finally:
@@ -117,8 +123,7 @@ def test_publish_now_beside_a_running_daemon_keeps_the_calendar(tmp_path: Path) 
             proc.kill()
             proc.wait(10)
 
-    assert outbox_posts(root) == ["due", "urgent"]
+    assert outbox_posts(root) == ["due", "next-week", "planned", "urgent"]
     ledger = Ledger.open(root / "var")
     posted = [h.slug for h in ledger.history() if h.outcome == "posted"]
-    assert sorted(posted) == ["due", "urgent"]
-    assert state(root, "planned") in (None, "pending")
+    assert sorted(posted) == ["due", "next-week", "planned", "urgent"]  # each exactly once
