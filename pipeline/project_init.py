@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, QuotecastError
 from pipeline.files import create_new
 from pipeline.resources import example_config_text
 
@@ -28,7 +28,13 @@ def init_project(config: Path) -> list[str]:
     if queue.exists() and not queue.is_dir():
         raise ConfigError(f"{queue} exists and is not a folder; move it away and run init again")
     done: list[str] = []
-    wrote = create_new(config, text.encode("utf-8"))
+    try:
+        wrote = create_new(config, text.encode("utf-8"))
+    except OSError as exc:  # the temp file's name would say nothing useful here
+        raise QuotecastError(
+            f"{config}: cannot be written ({exc.strerror}); run init in a folder you can "
+            "write to, or pass --config PATH"
+        ) from None
     done.append(f"wrote {config}" if wrote else f"{config} already exists; left unchanged")
     try:
         if queue.is_dir():
@@ -36,9 +42,14 @@ def init_project(config: Path) -> list[str]:
         else:
             queue.mkdir(parents=False)
             done.append(f"created {queue}/")
-    except BaseException:
+    except BaseException as exc:
         if wrote:
             with contextlib.suppress(OSError):
                 config.unlink()
+        if isinstance(exc, OSError):
+            raise QuotecastError(
+                f"{queue}: cannot be created ({exc.strerror}); nothing was written, "
+                "so init can be run again once that is fixed"
+            ) from None
         raise
     return done

@@ -35,6 +35,7 @@ def test_init_that_cannot_write_the_config_leaves_nothing_and_can_be_rerun(tmp_p
     r = _init_with_file_size_limit(tmp_path, 1000)  # the example config is far larger
     assert r.returncode == 1, r.stdout + r.stderr
     assert "error:" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert "config.toml: cannot be written" in r.stderr and ".tmp" not in r.stderr, r.stderr
     assert list(tmp_path.iterdir()) == []  # no empty config.toml, no temp file, no queue/
 
     again = Project(tmp_path).cli("init")
