@@ -79,8 +79,10 @@ def thumb(card: Path, slug: str, site: Path, made: set[str]) -> tuple[Thumb, int
     for _, name, w, h in missing:
         assert rgb is not None
         buf = io.BytesIO()
-        # method 4: a third faster than 5 for a thumbnail that looks the same
-        rgb.resize((w, h), Image.Resampling.LANCZOS).save(buf, "WEBP", quality=82, method=4)
+        # method 1 at quality 82: half the time of method 4 for files about a tenth larger
+        # (measured on story and square cards); the pixels are the same quality setting
+        small = rgb if (w, h) == rgb.size else rgb.resize((w, h), Image.Resampling.LANCZOS)
+        small.save(buf, "WEBP", quality=82, method=1)
         publish_file(site / name, buf.getvalue())
         new += 1
     (_, s1, w1, h1), (_, s2, w2, _), (_, s3, w3, h3) = plan

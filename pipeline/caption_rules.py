@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import regex
-from twitter_text import extract_urls_with_indices, parse_tweet
 
 from pipeline.config import Settings
 from pipeline.errors import CaptionError
@@ -104,10 +103,15 @@ def utf16_len(text: str) -> int:
 
 
 def _x_weighted(text: str) -> int:
+    # twitter_text compiles its grammar on import (half a second): only for X and Mastodon
+    from twitter_text import parse_tweet
+
     return int(parse_tweet(text).weightedLength)
 
 
 def _mastodon(text: str) -> int:
+    from twitter_text import extract_urls_with_indices
+
     spans = [
         u["indices"]
         for u in extract_urls_with_indices(text)

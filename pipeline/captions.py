@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 import regex
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from twitter_text.has_invalid_characters import has_invalid_characters
 
 from pipeline.caption_rules import (
     ELLIPSIS,
@@ -319,7 +318,7 @@ def compose(item: Item, target: str, network: str, settings: Settings) -> Compos
         if w.link:
             facets = link_facets(text, w.shown_link, w.link)
         facets = sorted(facets + tag_facets(text, facets), key=lambda f: f.byte_start)
-    if w.rule.counter == "x_weighted" and has_invalid_characters(text):
+    if w.rule.counter == "x_weighted" and _x_invalid(text):
         raise CaptionError(f"{item.slug}: the caption has characters X refuses; remove them")
     return Composed(Caption(text, w.link, tuple(facets)), parts, w.rule, w.length(text))
 
@@ -327,3 +326,10 @@ def compose(item: Item, target: str, network: str, settings: Settings) -> Compos
 def write_caption(item: Item, target: str, network: str, settings: Settings) -> Caption:
     """The caption for one item on one target; CaptionError when it cannot fit."""
     return compose(item, target, network, settings).caption
+
+
+def _x_invalid(text: str) -> bool:
+    """Characters X refuses (twitter_text is imported only when an X caption is made)."""
+    from twitter_text.has_invalid_characters import has_invalid_characters
+
+    return bool(has_invalid_characters(text))

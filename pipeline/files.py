@@ -7,14 +7,15 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
     """Write to a temp file in the same folder, fsync, then rename over `path`.
 
     mkstemp creates 0600 files; `mode` makes them readable like any other file
-    (a web server must be able to serve the bio site as synced).
+    (a web server must be able to serve the bio site as synced). `durable=False` skips
+    the fsync, for caches whose reader treats a damaged file as a miss.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _synced_temp(path, data, mode)
+    tmp = _synced_temp(path, data, mode, durable)
     try:
         os.replace(tmp, path)
     except BaseException:
@@ -22,7 +23,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
-def _synced_temp(path: Path, data: bytes, mode: int) -> str:
+def _synced_temp(path: Path, data: bytes, mode: int, durable: bool = True) -> str:
     """`data` in a hidden, fsynced temp file beside `path` (same file system, so it can be
     renamed or linked into place); removed again if writing it fails."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -31,7 +32,8 @@ def _synced_temp(path: Path, data: bytes, mode: int) -> str:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

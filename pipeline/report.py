@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -14,11 +14,11 @@ from rich.text import Text
 
 from pipeline.config import Settings
 from pipeline.item_refs import reference_problems
-from pipeline.ledger import AttemptRow, Ledger, utcnow
 from pipeline.queue_cache import load_queue_cached
 from pipeline.targeting import targets_for
 
 if TYPE_CHECKING:
+    from pipeline.ledger import AttemptRow, Ledger
     from pipeline.runner import PassReport
     from pipeline.selection import Selection
 
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 # our own is passed through `_lit` (`[/b]` in a server's error must print as is), and
 # emoji codes are not replaced.
 console = Console(highlight=False, soft_wrap=True, emoji=False)  # ":x:" stays ":x:"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _lit(text: object) -> str:
@@ -133,12 +137,23 @@ def status_data(
     """
     tz = ZoneInfo(s.schedule.timezone)
     scan = load_queue_cached(s.queue_path, tz, s.data_path, check_images=False)
-    ledger = Ledger.open(s.data_path, s.ledger_address)
-    try:
-        rows = _status_rows(ledger)
-        beat = ledger.heartbeat("daemon")
-    finally:
-        ledger.close()
+    rows: dict[tuple[str, str], Any] = {}
+    beat = None
+    tokens: list[dict[str, Any]] = []
+    stuck: dict[tuple[str, str], Any] = {}
+    if s.ledger_address is not None or s.data_path.exists():
+        # no data folder and no server ledger: nothing was ever posted, and the database
+        # layer (a fifth of a second to import) is not needed to say so
+        from pipeline.ledger import Ledger
+
+        ledger = Ledger.open(s.data_path, s.ledger_address)
+        try:
+            rows = _status_rows(ledger)
+            beat = ledger.heartbeat("daemon")
+            tokens = _token_entries(ledger)
+            stuck = {(r.slug, r.target): r for r in ledger.stuck_sending()}
+        finally:
+            ledger.close()
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     problems = list(scan.problems)
@@ -164,9 +179,6 @@ def status_data(
         daemon = {"owner": owner, "last_beat": at.isoformat(), **info}
         daemon["status"] = daemon_status(at, info, utcnow())
         daemon["alive"] = daemon["status"] == "alive"
-    tokens = _token_entries(ledger)
-    stuck = {(r.slug, r.target): r for r in ledger.stuck_sending()}
-    ledger.close()
     for e in out:  # a send whose process died: shown until a pass or the daemon settles it
         r = stuck.get((e["item"], e["target"]))
         if r is not None and e["state"] == "sending" and r.lease_until is not None:

@@ -146,5 +146,6 @@ def fitted_size(
     except (OSError, ValueError):
         pass
     comp = compose(item, theme, fmt, brand, base_dir, pixels=False)
-    atomic_write(path, str(comp.quote_size).encode())
+    # a verdict lost in a crash is only computed again (an unreadable one is a miss)
+    atomic_write(path, str(comp.quote_size).encode(), durable=False)
     return comp.quote_size
