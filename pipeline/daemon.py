@@ -299,12 +299,7 @@ class Daemon:
         """Polling fallback (no inotify): compare the folder's names, sizes and times."""
         if self.stop.is_set():
             return
-        settled = 0
-        if self._pass_lock.acquire(blocking=False):  # a running pass reconciles by itself
-            try:
-                settled = self.reconcile_stuck()
-            finally:
-                self._pass_lock.release()
+        settled = self._settle_stuck()
         fp = self._fingerprint_queue()
         changed = fp != self._fingerprint
         if changed or settled or time.monotonic() - self._last_rescan >= self.sched.rescan_interval:
@@ -380,14 +375,30 @@ class Daemon:
         (e.g. `publish --now`, `retry`), and in any case every 10 rescan intervals."""
         if self.stop.is_set():
             return
+        settled = self._settle_stuck()
         try:
             sig = self.ledger.signature()
         except Exception as exc:
             log.warning("ledger not readable (%s); planning again anyway", exc)
             sig = None
         idle = time.monotonic() - self._last_rescan
-        if sig is None or sig != self._ledger_sig or idle >= 10 * self.sched.rescan_interval:
+        if (
+            settled
+            or sig is None
+            or sig != self._ledger_sig
+            or idle >= 10 * self.sched.rescan_interval
+        ):
             self.rescan("timer")
+
+    def _settle_stuck(self) -> int:
+        """The timer's reconciliation: a send left `sending` by a killed `publish --now` is
+        settled within one interval even when nothing is due (a running pass does it itself)."""
+        if not self._pass_lock.acquire(blocking=False):
+            return 0
+        try:
+            return self.reconcile_stuck()
+        finally:
+            self._pass_lock.release()
 
     def rescan(self, why: str = "timer") -> Plan | None:
         """Plan again, make the jobs match, send the alerts that are due."""

@@ -3,13 +3,16 @@
 A real `quotecast run` is SIGKILLed while the Mastodon fake holds its status request; the fake
 then stores the status. `status` must call the dead daemon stale at once, list the stuck post
 under "needs you" once its lease is over (advising a pass, never `retry`), and a restarted
-daemon with nothing due must settle it on its own timer: found on the network, `posted`, and
-never sent twice.
+daemon settles it: found on the network, `posted`, and never sent twice. A daemon that keeps
+running beside a SIGKILLed `publish --now` settles that one on its timer, with nothing due and
+no restart (the row is made after the daemon started, so only the timer can reach it).
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -75,7 +78,7 @@ def test_a_killed_daemons_stuck_post_is_seen_and_settled_without_a_due_pass(
         assert "quotecast publish --now" in status.stdout
         assert "quotecast retry" not in status.stdout
 
-        second = Daemon(root, net.env)  # nothing is due: only its timer can settle alpha
+        second = Daemon(root, net.env)  # nothing is due; its start-up reconciliation settles alpha
         try:
             wait_for(
                 lambda: getattr(row(project, "alpha", "mastodon"), "state", "") == "posted",
@@ -91,5 +94,58 @@ def test_a_killed_daemons_stuck_post_is_seen_and_settled_without_a_due_pass(
         )
         settled = project.run("status", "--json")
         assert json.loads(settled.stdout)["needs_attention"] == []
+    finally:
+        net.fake.stop()
+
+
+def test_a_running_daemon_settles_a_killed_publish_on_its_timer(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    (root / "queue").mkdir(parents=True)
+    project = Project(root)
+    net = start_net("mastodon")
+    try:
+        opts = {**net.options}
+        targets = (
+            '[targets.mastodon]\nnetwork = "mastodon"\nformat = "square"\n'
+            f"options = {{ api_base = {json.dumps(opts['api_base'])}, "
+            "media_poll_interval = 0.05 }\n"
+        )
+        later = (datetime.now(UTC) + timedelta(hours=12)).strftime("%H:%M")
+        text = config_text("UTC", (f"daily {later}",), targets=targets)
+        text = text.replace("[publish]\n", "[publish]\nlease_seconds = 5\nrequest_timeout = 30\n")
+        project.write_config(text)
+        write_item(project.queue, "alpha", publish_at=datetime.now(UTC) + timedelta(days=2))
+
+        daemon = Daemon(root, net.env)  # watchfiles mode (the default): its timer is `_tick`
+        try:
+            daemon.wait_for(
+                lambda: any("daemon started" in str(x.get("message", "")) for x in daemon.lines)
+            )
+            time.sleep(1.5)  # past start-up: its reconciliation has run and found nothing
+            held = net.fake.inject(net.create, Fault.held())
+            publish = project.popen("publish", "--now", "alpha", env=net.env)
+            assert held.arrived.wait(30), daemon.output()
+            publish.send_signal(signal.SIGKILL)
+            publish.communicate(timeout=10)
+            assert held.hold is not None
+            held.hold.set()
+            assert held.done.wait(10)
+            got = row(project, "alpha", "mastodon")
+            assert got is not None and got.state == "sending"
+
+            wait_until_leases_expire(project)  # from here only the daemon's timer can settle it
+            wait_for(
+                lambda: getattr(row(project, "alpha", "mastodon"), "state", "") == "posted",
+                15,
+                "the running daemon's timer to settle alpha",
+            )
+            assert daemon.proc.poll() is None  # the same daemon, never restarted
+            assert daemon.terminate() == 0
+        finally:
+            daemon.kill()
+        assert len(net.held()) == 1 and net.create_requests() == 1  # never sent twice
+        assert any(line.get("outcome") == "reconciled-posted" for line in daemon.lines), (
+            daemon.output()
+        )
     finally:
         net.fake.stop()
