@@ -265,6 +265,20 @@ class Runner:
                     blocked[target] = outcome.error
         return report
 
+    def _unpreparable(self, item: Item, target: str, msg: str, dry_run: bool) -> Outcome:
+        """One item that cannot be rendered or captioned: one line, and (for real) `failed`
+        with the reason in the ledger, so `status` says why and `retry` takes it back once
+        the file is fixed; the daemon and `publish --now` alike."""
+        log.error("%s → %s: cannot prepare: %s", item.slug, target, msg)
+        if not dry_run and self.ledger is not None:
+            network = self.settings.targets[target].network
+            lease = self.settings.publish.lease_seconds
+            if self.ledger.claim(item.slug, target, network, self.owner, lease):
+                self.ledger.record_failed(
+                    item.slug, target, self.owner, f"prepare: {msg}", "prepare"
+                )
+        return Outcome(item.slug, target, "error", error=msg)
+
     def _one(self, item: Item, target: str, dry_run: bool) -> Outcome:
         pub: Publisher | None = None
         if not dry_run:
@@ -275,22 +289,17 @@ class Runner:
                 log.error("%s → %s: %s", item.slug, target, msg)
                 return Outcome(item.slug, target, "error", error=msg)
         if why := theme_problem(item, self.settings):
-            msg = f"{item.path}: theme: {why}"
-            log.error("%s → %s: cannot prepare: %s", item.slug, target, msg)
-            return Outcome(item.slug, target, "error", error=msg)
+            return self._unpreparable(item, target, f"{item.path}: theme: {why}", dry_run)
         try:
             post, path = self.build_post(item, target, pub.limits if pub else None)
-        except QuotecastError as exc:
-            msg = f"{item.path}: {exc}"  # named by its file, like every other bad input
-            log.error("%s → %s: cannot prepare: %s", item.slug, target, msg)
-            return Outcome(item.slug, target, "error", error=msg)
+        except QuotecastError as exc:  # named by its file, like every other bad input
+            return self._unpreparable(item, target, f"{item.path}: {exc}", dry_run)
         except Exception as exc:  # one item's surprise (a font, a template) never stops the pass
             if is_system_error(exc):
                 raise
-            msg = f"{item.path}: " + unexpected(exc, "preparing the card and caption", UNUSUAL_TEXT)
-            log.error("%s → %s: cannot prepare: %s", item.slug, target, msg)
             log.debug("%s → %s: preparing failed", item.slug, target, exc_info=True)
-            return Outcome(item.slug, target, "error", error=msg)
+            msg = f"{item.path}: " + unexpected(exc, "preparing the card and caption", UNUSUAL_TEXT)
+            return self._unpreparable(item, target, msg, dry_run)
         if pub is None:
             return Outcome(item.slug, target, "dry-run", card_path=path, caption=post.caption)
         assert self.ledger is not None

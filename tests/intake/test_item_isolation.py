@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.conftest import Project
 
 BAD_THEME = 'quote = "One."\nauthor = "A"\ntheme = "nope"\n'
@@ -28,9 +30,14 @@ def test_a_bad_item_is_reported_and_the_pass_goes_on(bare_project: Project) -> N
     assert "c" in posted, out  # the item after the bad ones still went out
     assert "a" not in posted
     assert any("theme: no theme named 'nope'" in line for line in _lines_naming(out, "a.toml"))
-    if "b" not in posted:  # refused: one line naming the file, never a bare "OSError"
-        assert _lines_naming(r.stdout, "b.toml"), out
+    assert "b" not in posted  # U+FDFD cannot be drawn: refused with one line naming the file
+    assert _lines_naming(r.stdout, "b.toml"), out
     assert "error: OSError" not in out
+
+    data = json.loads(bare_project.run("status", "--json").stdout)
+    rows = {(e["item"], e["target"]): e for e in data["needs_attention"]}
+    assert rows[("b", "outbox")]["state"] == "failed", data  # recorded, not left pending
+    assert "b.toml" in (rows[("b", "outbox")].get("error") or ""), data
 
     r = bare_project.run("status")
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
