@@ -87,6 +87,9 @@ class Selection:
     missed: list[Missed] = field(default_factory=list)  # due form: never posted late
     unslotted: list[tuple[str, str]] = field(default_factory=list)  # (slug, target), no slots
     nowhere: list[str] = field(default_factory=list)  # items with targets = []
+    #: named and all forms: posts in scope that ended `failed` or `unknown` earlier; they
+    #: wait for a person (`retry` or `resolve`), and a pass that names them says so
+    stopped: list[tuple[str, str, str]] = field(default_factory=list)  # (slug, target, state)
     #: named and all forms: every (item, target) they cover, whatever its state now. The
     #: pass may post any of them that is pending when it gets there — e.g. a post the
     #: pass's own reconciliation just proved was never sent.
@@ -132,6 +135,20 @@ class Selection:
     def notes(self) -> list[str]:
         """Posts this form leaves alone, and how to send them anyway."""
         out = [f"not posted: {slug}: {NO_TARGETS}" for slug in self.nowhere]
+        if len(self.stopped) > 5:
+            out.append(
+                f"not posted: {len(self.stopped)} posts are failed or unknown; `quotecast status`"
+                " lists them with what to do (`retry` or `resolve`)"
+            )
+        for slug, target, state in self.stopped if len(self.stopped) <= 5 else ():
+            then = (
+                f"`quotecast resolve {slug} {target}` once you know whether it is out"
+                if state == "unknown"
+                else f"`quotecast retry {slug} --target {target}` once it is fixed"
+            )
+            out.append(
+                f"not posted: {slug} → {target} is {state} (`quotecast status` says why); {then}"
+            )
         for m in self.missed:
             out.append(
                 f"missed: {m.slug} → {m.target}: publish_at {local_time(m.at, self.tz)} is past "
@@ -221,6 +238,8 @@ def choose(
             row = by_key.get((item.slug, target))
             if row is not None and row.state == "posted":
                 sel.already_posted += 1
+            elif form != "due" and row is not None and row.state in ("failed", "unknown"):
+                sel.stopped.append((item.slug, target, row.state))
             elif is_open(row, now):
                 open_pairs.append((item, target))
 

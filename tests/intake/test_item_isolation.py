@@ -103,3 +103,15 @@ def test_a_date_out_of_range_is_that_item_s_problem(bare_project: Project) -> No
         assert "Traceback" not in r.stderr, (args, r.stderr)
         flat = " ".join(r.stdout.split())
         assert "far.toml:3: publish_at: year 9999 is out of range" in flat, (args, r.stdout)
+
+
+def test_naming_a_failed_item_says_it_waits_for_retry(bare_project: Project) -> None:
+    """`publish --now b` after b could not be prepared: never a silent "nothing new"."""
+    bare_project.add_item("b.toml", HUGE_GLYPH)
+    first = bare_project.run("publish", "--now", "b")
+    assert first.returncode == 1, first.stdout + first.stderr
+    again = bare_project.run("publish", "--now", "b")
+    assert "not posted: b → outbox is failed" in again.stdout, again.stdout
+    assert "quotecast retry b --target outbox" in again.stdout, again.stdout
+    data = json.loads(bare_project.run("publish", "--now", "b", "--json").stdout)
+    assert any("b → outbox is failed" in n for n in data["notes"]), data
