@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 
 from tests.conftest import Project
 
@@ -115,3 +117,30 @@ def test_naming_a_failed_item_says_it_waits_for_retry(bare_project: Project) -> 
     assert "quotecast retry b --target outbox" in again.stdout, again.stdout
     data = json.loads(bare_project.run("publish", "--now", "b", "--json").stdout)
     assert any("b → outbox is failed" in n for n in data["notes"]), data
+
+
+def test_the_daemon_posts_the_rest_and_records_each_bad_item(bare_project: Project) -> None:
+    """Case 2 as the operator met it: the daemon's pass went on past a bad theme and an
+    undrawable glyph (it used to log "pass failed unexpectedly" and post nothing after)."""
+    from tests.daemon.test_daemon_e2e import Daemon
+
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    for name, text in (("a.toml", BAD_THEME), ("b.toml", HUGE_GLYPH), ("c.toml", GOOD)):
+        bare_project.add_item(name, text + f"publish_at = {soon}\n")
+    daemon = Daemon(bare_project.root, {})
+    try:
+        outbox = bare_project.var / "outbox" / "outbox"
+        daemon.wait_for(lambda: (outbox / "c.json").exists(), 60)
+        daemon.wait_for(lambda: any(line.get("outcome") == "due" for line in daemon.lines), 10)
+        time.sleep(1)  # the pass settles what it could not prepare
+        assert daemon.terminate() == 0
+    finally:
+        daemon.kill()
+    log = daemon.output()
+    assert "pass failed unexpectedly" not in log and "Traceback" not in log, log
+    posted = {p.stem for p in outbox.glob("*.json")}
+    assert posted == {"c"}, (posted, log)
+    status = bare_project.run("status")
+    flat = " ".join(status.stdout.split())
+    assert "a.toml: theme: no theme named 'nope'" in flat, status.stdout
+    assert "b → outbox is failed: prepare:" in flat and "b.toml" in flat, status.stdout
