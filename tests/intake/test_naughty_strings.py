@@ -123,27 +123,41 @@ def test_add_and_import_agree_on_every_naughty_string(bare_project: Project) -> 
     # what the doors wrote is what the queue reads: every file loads, none is a problem
     scan = load_queue(bare_project.queue, ZoneInfo("UTC"))
     assert scan.problems == [] and len(scan.items) == counts["add"]["accepted"]
+    # ...and what they accepted goes out: one real pass posts every added item, refusing none
+    r = bare_project.run("publish", "--now", "--all", "--yes")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout[-2000:] + r.stderr
+    outbox = bare_project.var / "outbox" / "outbox"
+    assert {p.stem for p in outbox.glob("*.json")} == {i.slug for i in scan.items}
+    counts["add"]["posted"] = len(scan.items)
     print(f"\nnaughty strings: {len(STRINGS)}; {counts}; tracebacks: 0")
 
 
-def test_every_naughty_string_in_a_queue_file_is_posted_or_refused(bare_project: Project) -> None:
+@pytest.mark.parametrize("kind", ["md", "toml"])
+def test_every_naughty_string_in_a_queue_file_is_posted_or_refused(
+    bare_project: Project, kind: str
+) -> None:
     """A Markdown queue file with TOML front matter holding the string as quote and author,
-    and the string as its body (the bio page's commentary). One pass posts them all."""
+    and the string as its body (the bio page's commentary); or a plain `.toml` queue file
+    holding it as quote, author and role. One pass posts them all."""
     bare_project.write_config(CONFIG)
     for i, s in enumerate(STRINGS):
-        text = f"+++\nquote = {toml_string(s)}\nauthor = {toml_string(s)}\n+++\n{s}\n"
-        (bare_project.queue / f"file-{i:03d}.md").write_bytes(text.encode("utf-8"))
+        v = toml_string(s)
+        if kind == "md":
+            text = f"+++\nquote = {v}\nauthor = {v}\n+++\n{s}\n"
+        else:
+            text = f"quote = {v}\nauthor = {v}\nrole = {v}\n"
+        (bare_project.queue / f"file-{i:03d}.{kind}").write_bytes(text.encode("utf-8"))
 
     r = bare_project.run("publish", "--now", "--all", "--yes")
     assert "Traceback" not in r.stderr, r.stderr
     outbox = bare_project.var / "outbox" / "outbox"
     posted = {p.stem for p in outbox.glob("*.json") if json.loads(p.read_text(encoding="utf-8"))}
-    skipped = re.findall(r"^skipped (\S+\.md)(?::\d+)?: (.*)$", r.stdout, re.M)
+    skipped = re.findall(rf"^skipped (\S+\.{kind})(?::\d+)?: (.*)$", r.stdout, re.M)
     errors = re.findall(r"^error  (\S+) → outbox: (.*)$", r.stdout, re.M)
     file_posted = file_refused = 0
     for i in range(len(STRINGS)):
         slug = f"file-{i:03d}"
-        reasons = [why for name, why in skipped if name.endswith(f"{slug}.md")]
+        reasons = [why for name, why in skipped if name.endswith(f"{slug}.{kind}")]
         reasons += [why for s, why in errors if s == slug]
         if slug in posted:
             file_posted += 1
@@ -154,7 +168,7 @@ def test_every_naughty_string_in_a_queue_file_is_posted_or_refused(bare_project:
             for why in reasons:  # one line that names the field (or the TOML line)
                 assert re.search(rf"\b{ITEM_FIELDS}\b|invalid TOML", why), (slug, why)
     assert file_posted > len(STRINGS) // 2  # most of the list is ordinary text once parsed
-    print(f"\nqueue files: {file_posted} posted, {file_refused} refused; tracebacks: 0")
+    print(f"\n{kind} queue files: {file_posted} posted, {file_refused} refused; tracebacks: 0")
 
 
 CONFIG_FIELDS = [
