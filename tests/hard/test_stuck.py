@@ -22,28 +22,32 @@ from tests.conftest import Project
 from tests.daemon.helpers import config_text, write_item
 from tests.daemon.test_daemon_e2e import Daemon
 from tests.fakes import Fault
-from tests.integration.harness import row, start_net, wait_for, wait_until_leases_expire
+from tests.integration.harness import Net, row, start_net, wait_for, wait_until_leases_expire
 
 pytestmark = pytest.mark.slow
+
+
+def _configure(project: Project, net: Net, slot: str) -> None:
+    """One Mastodon target on the fake, 5-second leases, one daily slot."""
+    (project.root / "queue").mkdir(parents=True)
+    targets = (
+        '[targets.mastodon]\nnetwork = "mastodon"\nformat = "square"\n'
+        f"options = {{ api_base = {json.dumps(net.options['api_base'])}, "
+        "media_poll_interval = 0.05 }\n"
+    )
+    text = config_text("UTC", (slot,), targets=targets)
+    text = text.replace("[publish]\n", "[publish]\nlease_seconds = 5\nrequest_timeout = 30\n")
+    project.write_config(text)
 
 
 def test_a_killed_daemons_stuck_post_is_seen_and_settled_without_a_due_pass(
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "proj"
-    (root / "queue").mkdir(parents=True)
     project = Project(root)
     net = start_net("mastodon")
     try:
-        opts = {**net.options}
-        targets = (
-            '[targets.mastodon]\nnetwork = "mastodon"\nformat = "square"\n'
-            f"options = {{ api_base = {json.dumps(opts['api_base'])}, "
-            "media_poll_interval = 0.05 }\n"
-        )
-        text = config_text("UTC", ("daily 03:00",), targets=targets)
-        text = text.replace("[publish]\n", "[publish]\nlease_seconds = 5\nrequest_timeout = 30\n")
-        project.write_config(text)
+        _configure(project, net, "daily 03:00")
         write_item(project.queue, "alpha", publish_at=datetime.now(UTC) + timedelta(seconds=1))
         held = net.fake.inject(net.create, Fault.held())
 
@@ -100,20 +104,11 @@ def test_a_killed_daemons_stuck_post_is_seen_and_settled_without_a_due_pass(
 
 def test_a_running_daemon_settles_a_killed_publish_on_its_timer(tmp_path: Path) -> None:
     root = tmp_path / "proj"
-    (root / "queue").mkdir(parents=True)
     project = Project(root)
     net = start_net("mastodon")
     try:
-        opts = {**net.options}
-        targets = (
-            '[targets.mastodon]\nnetwork = "mastodon"\nformat = "square"\n'
-            f"options = {{ api_base = {json.dumps(opts['api_base'])}, "
-            "media_poll_interval = 0.05 }\n"
-        )
         later = (datetime.now(UTC) + timedelta(hours=12)).strftime("%H:%M")
-        text = config_text("UTC", (f"daily {later}",), targets=targets)
-        text = text.replace("[publish]\n", "[publish]\nlease_seconds = 5\nrequest_timeout = 30\n")
-        project.write_config(text)
+        _configure(project, net, f"daily {later}")
         write_item(project.queue, "alpha", publish_at=datetime.now(UTC) + timedelta(days=2))
 
         daemon = Daemon(root, net.env)  # watchfiles mode (the default): its timer is `_tick`
