@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.config import Settings
+from pipeline.errors import DataDirError
 from pipeline.item_refs import reference_problems
 from pipeline.queue_cache import load_queue_cached
 from pipeline.targeting import targets_for
@@ -122,6 +124,19 @@ def print_pass_report(
         )
 
 
+def _creatable(folder: Path) -> None:
+    """The data folder is missing: refuse, as opening the ledger would, when it can never be
+    made (a file where one of its parents should be)."""
+    parent = folder.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataDirError(
+            f"{folder}: data folder cannot be created ({parent} is not a folder); "
+            "set data_dir in config.toml"
+        )
+
+
 def status_data(
     s: Settings,
     *,
@@ -141,6 +156,8 @@ def status_data(
     beat = None
     tokens: list[dict[str, Any]] = []
     stuck: dict[tuple[str, str], Any] = {}
+    if s.ledger_address is None and not s.data_path.exists():
+        _creatable(s.data_path)  # a data_dir below a file is said, even with nothing posted
     if s.ledger_address is not None or s.data_path.exists():
         # no data folder and no server ledger: nothing was ever posted, and the database
         # layer (a fifth of a second to import) is not needed to say so
