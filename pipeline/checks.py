@@ -97,23 +97,47 @@ def option_problems(settings: Settings) -> list[Problem]:
     return out
 
 
+_KEY_PART = re.compile(r"""\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*""")
+
+
+def _dotted(text: str) -> list[str] | None:
+    """A TOML dotted key (`targets."p b".options`) as its parts; None if it is not one."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        m = _KEY_PART.match(text, pos)
+        if m is None:
+            return None
+        parts.append(next(g for g in m.groups() if g is not None))
+        pos = m.end()
+        if pos == len(text):
+            return parts
+        if text[pos] != ".":
+            return None
+        pos += 1
+
+
 def option_line(text: str, target: str, key: str) -> int | None:
-    """The line of `key` under [targets.<target>.options] (or in an inline options table)."""
-    section = ""
-    key_re = re.compile(rf'^\s*"?{re.escape(key)}"?\s*=')
-    inline_re = re.compile(rf'[{{,]\s*"?{re.escape(key)}"?\s*=')
+    """The line of `key` in target `target`'s options, however the TOML spells it: under
+    [targets.<target>.options], as a dotted key (`options.key = …`), or in an inline table."""
+    section: list[str] = []
+    wanted = ["targets", target, "options"]
+    inline_re = re.compile(rf"""[{{,]\s*["']?{re.escape(key)}["']?\s*=""")
     for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.split("#", 1)[0].strip()
+        stripped = line.strip()
         if stripped.startswith("["):
-            section = stripped.strip("[] ").replace('"', "").replace(" ", "")
+            inner = stripped.lstrip("[").split("]", 1)[0]
+            section = _dotted(inner) or []
             continue
-        if section == f"targets.{target}.options" and key_re.match(line):
+        if "=" not in stripped or stripped.startswith("#"):
+            continue
+        path = _dotted(stripped.split("=", 1)[0])
+        if path is None:
+            continue
+        full = section + path
+        if full == [*wanted, key]:
             return number
-        if (
-            section == f"targets.{target}"
-            and stripped.startswith("options")
-            and inline_re.search(line)
-        ):
+        if full == wanted and inline_re.search(line):
             return number
     return None
 

@@ -23,6 +23,7 @@ from pipeline.publishers.base import (
     PublishError,
     RateLimitedError,
     TargetContext,
+    TokenInfo,
     TransientError,
 )
 from pipeline.publishers.graph import GraphClient
@@ -129,6 +130,11 @@ class ContainerPublisher(Publisher):
 
     def close(self) -> None:
         self.graph.close()
+
+    def token_expiry(self) -> TokenInfo | None:
+        """Meta's debug_token answer for this target's token: graph.facebook.com for
+        Instagram, graph.threads.net for Threads (both document /debug_token)."""
+        return self.graph.token_expiry()
 
     # -- steps ----------------------------------------------------------------------------
     def media(self) -> MediaHost:

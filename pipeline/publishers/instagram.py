@@ -26,7 +26,6 @@ from pipeline.publishers.base import (
     Limits,
     PermanentError,
     TargetContext,
-    TokenInfo,
     TransientError,
 )
 from pipeline.publishers.containers import ContainerPublisher, quota_from
@@ -67,10 +66,6 @@ class InstagramPublisher(ContainerPublisher):
         super().__init__(ctx, media)
         self.kind = str(ctx.options.get("kind") or "feed")
         self.send_alt_text = bool(ctx.options.get("alt_text", True))
-
-    def token_expiry(self) -> TokenInfo | None:
-        """Meta's debug_token answer for this target's token (graph.facebook.com)."""
-        return self.graph.token_expiry()
 
     def check(self, post: Post) -> None:
         card, name = post.card, self.ctx.name

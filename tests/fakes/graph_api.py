@@ -24,8 +24,9 @@ Every call needs the token (Authorization: Bearer, or access_token); `token_expi
 answers code 190 / subcode 463 as Meta does for an expired long-lived token.
 Strict like Meta where it hurts:
 - the image is fetched as Meta's crawler does: a GET with the facebookexternalhit user agent,
-  after reading the host's robots.txt — a rule that disallows facebookexternalhit (or
-  meta-externalagent) fails the fetch with 2207052, whatever a browser would see
+  after reading the host's robots.txt — a rule that disallows facebookexternalhit fails the
+  fetch with 2207052, whatever a browser would see (one only against meta-externalagent,
+  Meta's AI-training crawler, does not block the media fetch)
   (developers.facebook.com/docs/sharing/webmasters/web-crawlers);
 - `spam_restricted`: media_publish answers code 4 / subcode 2207051 ("We restrict certain
   activity to protect our community", Instagram Platform error codes);
@@ -136,6 +137,8 @@ class MetaFake(FakeServer):
     """What the Graph and Threads fakes share: tokens, ids, containers, fetching image_url."""
 
     accepted_images: tuple[str, ...] = ("image/jpeg",)
+    token_type = "PAGE"
+    token_scopes: tuple[str, ...] = ("pages_manage_posts", "instagram_content_publish")
 
     def __init__(self, token: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token
@@ -153,6 +156,19 @@ class MetaFake(FakeServer):
         self._ids = itertools.count(18_000_000_000_000_001)
         self._id_lock = threading.Lock()
         super().__init__(host, port)
+
+    def debug_token(self, request: Request) -> Response:
+        given = request.query.get("input_token", [""])[0]
+        data = {
+            "app_id": "1234567890",
+            "type": self.token_type,
+            "application": "quotecast",
+            "is_valid": given == self.token and not self.token_expired,
+            "expires_at": self.token_expires_at,
+            "data_access_expires_at": self.token_expires_at + 30 * 86400,
+            "scopes": list(self.token_scopes),
+        }
+        return Response(200, {"data": data})
 
     # -- helpers -------------------------------------------------------------------------
     def next_id(self) -> str:
@@ -471,19 +487,6 @@ class FakeGraph(MetaFake):
         )
 
     # -- Facebook Pages --------------------------------------------------------------------
-    def debug_token(self, request: Request) -> Response:
-        given = request.query.get("input_token", [""])[0]
-        data = {
-            "app_id": "1234567890",
-            "type": "PAGE",
-            "application": "quotecast",
-            "is_valid": given == self.token and not self.token_expired,
-            "expires_at": self.token_expires_at,
-            "data_access_expires_at": self.token_expires_at + 30 * 86400,
-            "scopes": ["pages_manage_posts", "instagram_content_publish"],
-        }
-        return Response(200, {"data": data})
-
     def page_photo(self, request: Request) -> Response:
         if (refused := self._owner(request, self.page_id)) is not None:
             return refused

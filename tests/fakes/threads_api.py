@@ -6,12 +6,22 @@
   (error_message from `container_error`) / PUBLISHED.
 - POST /v1.0/{user}/threads_publish creation_id -> {"id"}; quota of 250 per 24 h.
 - GET  /v1.0/{user}/threads_publishing_limit, /v1.0/{user}/threads, /v1.0/{media}.
+- GET  /v1.0/debug_token?input_token=… -> {"data": {"type", "is_valid", "expires_at",
+  "scopes"}} (Threads API reference, "Debug access token"; the same shape as the Graph API's).
 `me` stands for the token's user, as on the real API.
+
+Strict where the Threads "Media specifications" (developers.facebook.com/docs/threads/overview
+#image-specifications) are: a fetched image over 8 MB (8,000,000 bytes) or with an aspect
+ratio beyond 10:1 makes the container end ERROR; a wider image is scaled to 1440 px by
+Threads, so width alone is never refused.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+from PIL import Image
 
 from tests.fakes.graph_api import Media, MetaFake, graph_error, graph_time
 from tests.fakes.server import Handler, Request, Response, serve_main
@@ -23,6 +33,8 @@ class FakeThreads(MetaFake):
     """One Threads profile."""
 
     accepted_images = ("image/jpeg", "image/png")
+    token_type = "USER"
+    token_scopes = ("threads_basic", "threads_content_publish")
 
     def __init__(self, token: str = "fake-threads-token", host: str = "127.0.0.1", port: int = 0):
         self.user = THREADS_USER
@@ -37,6 +49,7 @@ class FakeThreads(MetaFake):
             ("POST /:version/:user/threads_publish", a(self.threads_publish)),
             ("GET /:version/:user/threads", a(self.list_threads)),
             ("GET /:version/:user/threads_publishing_limit", a(self.publishing_limit)),
+            ("GET /:version/debug_token", a(self.debug_token)),
             ("GET /:version/:node", a(self.node)),
         ]
 
@@ -71,6 +84,8 @@ class FakeThreads(MetaFake):
             if fetched is None:
                 return self.fetch_failed(url)
             image = fetched
+            if (why := _against_spec(image)) is not None:
+                return graph_error(400, 100, f"Param image_url: {why}")
         item = self.new_container(self.user, url or "", image, text, p.get("alt_text"), kind)
         return Response(200, {"id": item.id})
 
@@ -121,3 +136,18 @@ class FakeThreads(MetaFake):
 
 if __name__ == "__main__":
     serve_main(lambda port: FakeThreads(port=port))
+
+
+#: "File size: 8 MB maximum", "Aspect ratio limit: 10:1" (Threads Media specifications)
+MAX_BYTES = 8_000_000
+MAX_RATIO = 10.0
+
+
+def _against_spec(image: bytes) -> str | None:
+    if len(image) > MAX_BYTES:
+        return f"the image is {len(image):,} bytes; the maximum is {MAX_BYTES:,}"
+    with Image.open(io.BytesIO(image)) as im:
+        w, h = im.size
+    if max(w, h) / max(1, min(w, h)) > MAX_RATIO:
+        return f"the image is {w}x{h}; the aspect ratio limit is 10:1"
+    return None

@@ -54,6 +54,23 @@ def test_inline_options_table_is_located_too(bare_project: Project) -> None:
     )
 
 
+def test_dotted_keys_and_quoted_target_names_are_located_too(bare_project: Project) -> None:
+    bare_project.write_config(
+        'data_dir = "var"\n'
+        '[targets.o]\nnetwork = "outbox"\nformat = "square"\noptions.foldr = "x"\n'
+        '[targets."p b"]\nnetwork = "outbox"\nformat = "square"\n'
+        '[targets."p b".options]\nfoldr = "y"\n'
+    )
+
+    result = bare_project.cli("check")
+
+    assert result.exit_code == 1
+    assert f"{bare_project.config}:5: targets.o.options.foldr: unknown option" in result.output
+    assert f"{bare_project.config}:10: targets.p b.options.foldr: unknown option" in (
+        result.output
+    ), result.output
+
+
 def test_every_option_in_use_today_stays_valid() -> None:
     """The shipped example (api_base, user_id, kind, page_id, author, handle, url…) and the
     options the runner adds (request_timeout) pass."""

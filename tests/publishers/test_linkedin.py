@@ -161,6 +161,21 @@ def test_duplicate_urn_nested_in_error_details_becomes_the_receipt(fake: FakeLin
     assert answer.route == POSTS and fake.requests_to(FIND) == []
 
 
+def test_a_duplicate_said_only_by_its_nested_code_is_a_duplicate(fake: FakeLinkedIn) -> None:
+    """The code is what LinkedIn keeps stable; the message wording is not to be relied on."""
+    body = {
+        "status": 422,
+        "message": "Request could not be processed",
+        "errorDetails": {
+            "inputErrors": [{"description": "", "input": {}, "code": "DUPLICATE_POST"}]
+        },
+    }
+    fake.inject(POSTS, Fault.error(422, body))
+
+    with pytest.raises(DuplicateError):
+        make(fake).publish(post())
+
+
 def test_duplicate_without_a_named_post_is_still_a_duplicate(fake: FakeLinkedIn) -> None:
     body = {"status": 422, "message": "Duplicate post is detected", "errorDetails": {}}
     fake.inject(POSTS, Fault.error(422, body))

@@ -192,3 +192,45 @@ def test_threads_byte_limit_is_8_000_000_not_8_mib(tmp_path: Path) -> None:
         with pytest.raises(PermanentError, match="8,000,000 bytes"):
             pub.publish(post)
         assert fake.requests == []
+
+
+def test_threads_debug_token_reports_the_expiry(tmp_path: Path) -> None:
+    """Threads documents /debug_token on graph.threads.net: its expiry is recorded too."""
+    with FakeThreads(token=TOKEN) as fake:
+        fake.token_expires_at = 1_900_000_000
+        options = {"api_base": f"{fake.url}/v1.0", "user_id": "me"}
+        pub = ThreadsPublisher(
+            ctx("threads", options, tmp_path), media=FixedUrl("https://cdn.example/x.png")
+        )
+        info = pub.token_expiry()
+        assert info is not None and info.expires_at is not None
+        assert int(info.expires_at.timestamp()) == 1_900_000_000
+        assert "threads_content_publish" in info.note
+        fake.token_expired = True
+        with pytest.raises(AuthError):
+            pub.token_expiry()
+
+
+def test_the_threads_fake_refuses_what_the_media_specifications_refuse(
+    tmp_path: Path, site: StaticSite
+) -> None:
+    """The fake is as strict as Threads: a fetched image over 8,000,000 bytes or beyond 10:1
+    is refused, so an adapter that let one through would fail here, not only live."""
+    import requests
+
+    (site.root / "big.png").write_bytes(noise_png(8_100_000))
+    (site.root / "thin.png").write_bytes(card_post(size=(2200, 200)).card.data)
+    (site.root / "wide.png").write_bytes(card_post(size=(2000, 1000)).card.data)
+    with FakeThreads(token=TOKEN) as fake:
+        answers = {}
+        for name in ("big", "thin", "wide"):
+            r = requests.post(
+                f"{fake.url}/v1.0/me/threads",
+                data={"media_type": "IMAGE", "image_url": f"{site.url}/{name}.png"},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=10,
+            )
+            answers[name] = (r.status_code, r.json())
+    assert answers["big"][0] == 400 and "8,000,000" in answers["big"][1]["error"]["message"]
+    assert answers["thin"][0] == 400 and "10:1" in answers["thin"][1]["error"]["message"]
+    assert answers["wide"][0] == 200 and "id" in answers["wide"][1]  # Threads scales it
