@@ -420,10 +420,17 @@ def version_warning(version: str, today: date) -> str | None:
     or when LinkedIn's pages do not list it; None when it is safely active."""
     sunset = VERSIONS.get(version)
     if sunset is None:
+        newest = max(VERSIONS)
+        if re.fullmatch(r"20\d{4}", version) and version > newest:
+            return (  # released after this table was written: say so, do not cry wolf
+                f"LinkedIn-Version {version} is newer than the versions quotecast knows "
+                f"(up to {newest}); check it against learn.microsoft.com/linkedin/marketing/"
+                "versioning (an unreleased version answers 426)"
+            )
         return (
-            f"LinkedIn-Version {version} is not among the versions LinkedIn documents as "
-            f"active ({', '.join(sorted(VERSIONS))}); LinkedIn answers 426 to a version it "
-            "does not know"
+            f"LinkedIn-Version {version} is not a version LinkedIn documents "
+            f"({', '.join(v for v in sorted(VERSIONS) if VERSIONS[v] >= today) or 'none'} "
+            f"are active today); LinkedIn answers 426 to a retired or unknown version"
         )
     days = (sunset - today).days
     if days < 0:

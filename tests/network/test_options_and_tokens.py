@@ -185,3 +185,20 @@ def test_daemon_records_expiry_daily_and_alerts_once(tmp_path: Path, graph: Fake
     assert rows["li"].expires_at is not None and rows["li"].expires_at - rows[
         "li"
     ].checked_at > timedelta(days=14)
+
+
+def test_check_warns_of_a_retired_linkedin_version(bare_project: Project) -> None:
+    """Through the real CLI: the version check is part of `check`, not only a function."""
+    bare_project.write_config(
+        'data_dir = "var"\n[targets.li]\nnetwork = "linkedin"\nformat = "square"\n'
+        'options = { author = "urn:li:person:abc", linkedin_version = "202511" }\n'
+    )
+
+    r = bare_project.run("check")
+
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out, out
+    assert (
+        "targets.li.options.linkedin_version: LinkedIn-Version 202511 was retired on 2026-11-16"
+        in out
+    ), out

@@ -248,7 +248,8 @@ def test_default_version_is_one_linkedin_lists_as_active(fake: FakeLinkedIn) -> 
         ("202603", date(2026, 12, 3), None),
         ("202603", date(2027, 1, 20), "retired on 2027-03-16 (55 days)"),
         ("202511", date(2026, 12, 3), "was retired on 2026-11-16"),
-        ("202610", date(2026, 12, 3), "not among the versions LinkedIn documents"),
+        ("202610", date(2026, 12, 3), "newer than the versions quotecast knows"),
+        ("202512", date(2026, 12, 3), "not a version LinkedIn documents"),
     ],
 )
 def test_version_warning_60_days_before_documented_retirement(
