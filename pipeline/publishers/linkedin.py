@@ -116,6 +116,7 @@ class LinkedInPublisher(Publisher):
         self.timeout = float(options.get("request_timeout", 30.0))
         self.image_wait = float(options.get("image_wait", 30.0))
         self.poll_interval = float(options.get("poll_interval", 1.0))
+        self._no_image_reads = False  # set once /rest/images answered 403 for this token
         self.session = requests.Session()
         self._token: str | None = None
 
@@ -252,13 +253,27 @@ class LinkedInPublisher(Publisher):
             raise TransientError(f"linkedin: upload failed ({type(exc).__name__})") from None
         if put.status_code >= 300:
             raise self._error(put, "uploading the image")
-        if not self._is_person:
-            self._wait_available(str(image))  # organisation tokens may read /rest/images
+        if not self._wait_on_post:
+            try:
+                self._wait_available(str(image))  # organisation tokens may read /rest/images
+            except _ScopeDenied:
+                # no r_organization_social: wait on the post instead, as for a person
+                log.info(
+                    "linkedin: %s cannot read /rest/images; waiting on the post", self.ctx.name
+                )
+                self._no_image_reads = True
         return str(image)
 
     @property
     def _is_person(self) -> bool:
         return self.author.startswith("urn:li:person:")
+
+    @property
+    def _wait_on_post(self) -> bool:
+        """Retry "image not available yet" on the post instead of polling /rest/images:
+        always for persons (member tokens cannot read it), and for an organisation whose
+        token turned out not to have the read scope."""
+        return self._is_person or self._no_image_reads
 
     def _create(self, body: dict[str, Any]) -> requests.Response:
         """POST /rest/posts; for a person (image not polled) an "image not available yet"
@@ -270,7 +285,7 @@ class LinkedInPublisher(Publisher):
                     "POST", "/rest/posts", "creating the post", json=body, posting=True
                 )
             except _NotReady as exc:
-                if not self._is_person or time.monotonic() >= deadline:
+                if not self._wait_on_post or time.monotonic() >= deadline:
                     raise TransientError(
                         f"{exc}; the image was still processing after {self.image_wait:g}s"
                     ) from None
@@ -361,7 +376,7 @@ class LinkedInPublisher(Publisher):
             )
         if status == 403 and read:
             # a read the token's scopes do not allow says nothing about the credential
-            return PermanentError(
+            return _ScopeDenied(
                 f"linkedin: target {self.ctx.name!r}: the token's scopes do not allow "
                 f"{what} ({detail})"
             )
@@ -395,6 +410,10 @@ class _Duplicate(DuplicateError):
     def __init__(self, message: str, urn: str) -> None:
         super().__init__(message)
         self.urn = urn
+
+
+class _ScopeDenied(PermanentError):
+    """A read (GET) the token's scopes do not allow: not a refused credential."""
 
 
 class _NotReady(PermanentError):

@@ -198,6 +198,18 @@ def test_person_author_never_reads_images_and_waits_on_the_post(fake: FakeLinked
     assert fake.posts[0].author == PERSON and fake.posts[0].alt_text == ALT
 
 
+def test_organisation_token_without_the_read_scope_waits_on_the_post(fake: FakeLinkedIn) -> None:
+    """w_organization_social without r_organization_social: /rest/images answers 403, so
+    the post is tried and "image not available yet" waited out, as for a person."""
+    fake.scopes = {"w_organization_social"}
+    fake.processing_polls = 2
+
+    receipt = make(fake).publish(post())
+
+    assert [r.route for r in fake.requests] == [INIT, UPLOAD, IMAGE, POSTS, POSTS, POSTS]
+    assert [x.urn for x in fake.posts] == [receipt.remote_id]
+
+
 def test_person_image_still_processing_after_the_wait_is_transient(fake: FakeLinkedIn) -> None:
     fake.scopes = set(MEMBER_SCOPES)
     fake.processing_polls = 1000
