@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -77,6 +78,14 @@ class Project:
             stderr=subprocess.PIPE,
             text=True,
         )
+
+
+# A suite started under `nohup` (or as a background job of a non-interactive shell) inherits
+# SIGINT ignored, and an ignored signal survives exec: every `quotecast` child would then
+# ignore the Ctrl-C that tests/test_exit_codes.py sends. Give the suite the default a
+# terminal gives; a handled signal is reset to the default in each child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 MINIMAL_CONFIG = """
