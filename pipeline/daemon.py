@@ -638,14 +638,14 @@ class Daemon:
                 log.info(
                     "%s → %s: requeued: stopped during a retry wait", o.slug, o.target, extra=extra
                 )
-            elif o.result == "error":
+            elif o.result == "error":  # a target that cannot be set up (the runner records
+                # a card or caption that cannot be made itself; its row is failed already)
                 network = self.settings.targets[o.target].network
-                reason = f"prepare: {o.error}"
-                if self.ledger.claim(
-                    o.slug, o.target, network, self.owner, self.settings.publish.lease_seconds
+                lease = self.settings.publish.lease_seconds
+                if self.ledger.record_unpreparable(
+                    o.slug, o.target, network, self.owner, lease, str(o.error)
                 ):
-                    self.ledger.record_failed(o.slug, o.target, self.owner, reason, "prepare")
-                    log.error("%s → %s: failed: %s", o.slug, o.target, reason)
+                    log.error("%s → %s: failed: prepare: %s", o.slug, o.target, o.error)
             elif o.result == "skipped":
                 log.info(
                     "%s → %s: skipped: %s",

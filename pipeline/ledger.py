@@ -512,6 +512,16 @@ class Ledger:
             error=reason,
         )
 
+    def record_unpreparable(
+        self, slug: str, target: str, network: str, owner: str, lease_seconds: int, reason: str
+    ) -> bool:
+        """Record a post whose card or caption cannot be made as `failed` ("prepare: …"),
+        so it does not hold the queue and `status` says why; False when the row is not
+        pending (posted, held by another process, or already failed)."""
+        if not self.claim(slug, target, network, owner, lease_seconds):
+            return False
+        return self.record_failed(slug, target, owner, f"prepare: {reason}", "prepare")
+
     def record_unknown(
         self, slug: str, target: str, owner: str | None, reason: str, now: datetime | None = None
     ) -> bool:

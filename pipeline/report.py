@@ -157,10 +157,11 @@ def status_data(
     tokens: list[dict[str, Any]] = []
     stuck: dict[tuple[str, str], Any] = {}
     if s.ledger_address is None and not s.data_path.exists():
-        _creatable(s.data_path)  # a data_dir below a file is said, even with nothing posted
-    if s.ledger_address is not None or s.data_path.exists():
         # no data folder and no server ledger: nothing was ever posted, and the database
-        # layer (a fifth of a second to import) is not needed to say so
+        # layer (a fifth of a second to import) is not needed to say so; a data_dir below
+        # a file is still said
+        _creatable(s.data_path)
+    else:
         from pipeline.ledger import Ledger
 
         ledger = Ledger.open(s.data_path, s.ledger_address)

@@ -273,10 +273,7 @@ class Runner:
         if not dry_run and self.ledger is not None:
             network = self.settings.targets[target].network
             lease = self.settings.publish.lease_seconds
-            if self.ledger.claim(item.slug, target, network, self.owner, lease):
-                self.ledger.record_failed(
-                    item.slug, target, self.owner, f"prepare: {msg}", "prepare"
-                )
+            self.ledger.record_unpreparable(item.slug, target, network, self.owner, lease, msg)
         return Outcome(item.slug, target, "error", error=msg)
 
     def _one(self, item: Item, target: str, dry_run: bool) -> Outcome:

@@ -140,15 +140,17 @@ class Selection:
                 f"not posted: {len(self.stopped)} posts are failed or unknown; `quotecast status`"
                 " lists them with what to do (`retry` or `resolve`)"
             )
-        for slug, target, state in self.stopped if len(self.stopped) <= 5 else ():
-            then = (
-                f"`quotecast resolve {slug} {target}` once you know whether it is out"
-                if state == "unknown"
-                else f"`quotecast retry {slug} --target {target}` once it is fixed"
-            )
-            out.append(
-                f"not posted: {slug} → {target} is {state} (`quotecast status` says why); {then}"
-            )
+        else:
+            for slug, target, state in self.stopped:
+                then = (
+                    f"`quotecast resolve {slug} {target}` once you know whether it is out"
+                    if state == "unknown"
+                    else f"`quotecast retry {slug} --target {target}` once it is fixed"
+                )
+                out.append(
+                    f"not posted: {slug} → {target} is {state} (`quotecast status` says why); "
+                    + then
+                )
         for m in self.missed:
             out.append(
                 f"missed: {m.slug} → {m.target}: publish_at {local_time(m.at, self.tz)} is past "

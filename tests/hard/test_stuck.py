@@ -27,6 +27,12 @@ from tests.integration.harness import Net, row, start_net, wait_for, wait_until_
 pytestmark = pytest.mark.slow
 
 
+def _settled_once(net: Net, daemon: Daemon) -> None:
+    """The daemon found the post on the network: `posted` by reconciliation, sent once."""
+    assert len(net.held()) == 1 and net.create_requests() == 1  # never sent twice
+    assert any(line.get("outcome") == "reconciled-posted" for line in daemon.lines), daemon.output()
+
+
 def _configure(project: Project, net: Net, slot: str) -> None:
     """One Mastodon target on the fake, 5-second leases, one daily slot."""
     (project.root / "queue").mkdir(parents=True)
@@ -92,10 +98,7 @@ def test_a_killed_daemons_stuck_post_is_seen_and_settled_without_a_due_pass(
             assert second.terminate() == 0
         finally:
             second.kill()
-        assert len(net.held()) == 1 and net.create_requests() == 1  # never sent twice
-        assert any(line.get("outcome") == "reconciled-posted" for line in second.lines), (
-            second.output()
-        )
+        _settled_once(net, second)
         settled = project.run("status", "--json")
         assert json.loads(settled.stdout)["needs_attention"] == []
     finally:
@@ -138,9 +141,6 @@ def test_a_running_daemon_settles_a_killed_publish_on_its_timer(tmp_path: Path) 
             assert daemon.terminate() == 0
         finally:
             daemon.kill()
-        assert len(net.held()) == 1 and net.create_requests() == 1  # never sent twice
-        assert any(line.get("outcome") == "reconciled-posted" for line in daemon.lines), (
-            daemon.output()
-        )
+        _settled_once(net, daemon)
     finally:
         net.fake.stop()
