@@ -73,7 +73,23 @@ def test_key_covers_the_font_files(
         return digest[::-1] if path is not None and path.name == "Fraunces-Variable.ttf" else digest
 
     monkeypatch.setattr(cache, "file_digest", other_fraunces)
+    # the package's fonts are hashed once per process: a new font is a new process
+    cache._font_digests.cache_clear()
     assert _key(seed, settings) != base
+    cache._font_digests.cache_clear()
+
+
+def test_key_covers_a_theme_font_edited_while_running(
+    seed: Item, settings: Settings, tmp_path: Path
+) -> None:
+    from pipeline.config import FONTS_DIR
+
+    own = tmp_path / "Own.ttf"
+    shutil.copy(FONTS_DIR / "Fraunces-Variable.ttf", own)
+    theme = settings.themes["dark"].model_copy(update={"quote_font": str(own)})
+    before = _key(seed, settings, theme=theme)
+    own.write_bytes(own.read_bytes() + b"\0")
+    assert _key(seed, settings, theme=theme) != before
 
 
 def test_key_covers_the_renderer_version(
