@@ -54,26 +54,25 @@ def _resolve(p: Path | None, base_dir: Path) -> Path | None:
 
 
 @functools.cache
-def _engine_versions() -> list[str | None]:
+def _engine_versions() -> tuple[str | None, ...]:
     """Pillow and its shaping libraries: an upgrade may move pixels, so it renews the cache."""
     import PIL
     from PIL import features
 
     from pipeline.render.shaping import engine_name
 
-    return [PIL.__version__, engine_name(), features.version("raqm"), features.version("freetype2")]
+    return (PIL.__version__, engine_name(), features.version("raqm"), features.version("freetype2"))
 
 
 @functools.cache
-def _font_digests(quote_font: str, attribution_font: str) -> dict[str, str]:
-    """Digests of every font a card with these faces may use, once per process.
+def _package_font_digests() -> dict[str, str]:
+    """Digests of the fallback fonts every card may use, once per process.
 
-    The package's fonts are replaced only by an upgrade, which restarts the process
-    (a face given by absolute path is hashed per key instead); stat-ing some thirty
-    of them for every key cost a check of 10,000 items several seconds.
+    They are files of the installed package, replaced only by an upgrade, which
+    restarts the process; stat-ing some thirty of them for every key cost a check of
+    10,000 items several seconds. The theme's own faces are hashed per key instead.
     """
-    themed = {f for f in (quote_font, attribution_font) if not Path(f).is_absolute()}
-    names = {*themed, *FALLBACK_FILES, SERIF_FILE, CJK_FILE, EMOJI_FILE}
+    names = {*FALLBACK_FILES, SERIF_FILE, CJK_FILE, EMOJI_FILE}
     return {f: file_digest(FONTS_DIR / f) for f in sorted(names)}
 
 
@@ -100,12 +99,10 @@ def cache_key(
         "theme": theme.model_dump(mode="json"),
         "format": [fmt_name, fmt.model_dump(mode="json")],
         "brand": brand.model_dump(mode="json"),
-        "fonts": _font_digests(theme.quote_font, theme.attribution_font),
-        # a face given by absolute path may be the team's own file, edited while we run
-        "own_fonts": {
-            f: file_digest(Path(f))
-            for f in (theme.quote_font, theme.attribution_font)
-            if Path(f).is_absolute()
+        # a theme face may be the team's own file (an absolute path), edited while we run
+        "fonts": {
+            **_package_font_digests(),
+            **{f: file_digest(FONTS_DIR / f) for f in (theme.quote_font, theme.attribution_font)},
         },
         "max_bytes": max_bytes,
     }

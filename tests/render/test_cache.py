@@ -74,9 +74,9 @@ def test_key_covers_the_font_files(
 
     monkeypatch.setattr(cache, "file_digest", other_fraunces)
     # the package's fonts are hashed once per process: a new font is a new process
-    cache._font_digests.cache_clear()
+    cache._package_font_digests.cache_clear()
     assert _key(seed, settings) != base
-    cache._font_digests.cache_clear()
+    cache._package_font_digests.cache_clear()
 
 
 def test_key_covers_a_theme_font_edited_while_running(
