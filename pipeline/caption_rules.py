@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import regex
@@ -91,6 +92,9 @@ GENERIC = Rule("generic", 500, "chars", 3)
 _GRAPHEME = regex.compile(r"\X")
 _EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20e3\ufe0f]")
 HASHTAG = regex.compile(r"(?<![\p{L}\p{M}\p{N}_#&/])#([\p{L}\p{M}\p{N}_]+)")
+_TAG_WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
+_APOSTROPHE = regex.compile(r"['’]")
+_LETTER = regex.compile(r"\p{L}")
 
 
 def graphemes(text: str) -> list[str]:
@@ -144,16 +148,17 @@ def measure(text: str, counter: str) -> int:
 
 def hashtags_in(text: str) -> list[str]:
     """Hashtags as networks find them: '#' then letters/digits, with at least one letter."""
-    return [m.group(1) for m in HASHTAG.finditer(text) if regex.search(r"\p{L}", m.group(1))]
+    return [m.group(1) for m in HASHTAG.finditer(text) if _LETTER.search(m.group(1))]
 
 
 # -- hashtags ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def hashtag(tag: str) -> str | None:
     """'machine learning' → '#MachineLearning'; 'AI' → '#AI'; no letters → None."""
-    words: list[str] = regex.findall(r"[\p{L}\p{M}\p{N}]+", regex.sub(r"['’]", "", tag))
-    if not words or not regex.search(r"\p{L}", "".join(words)):
+    words: list[str] = _TAG_WORD.findall(_APOSTROPHE.sub("", tag))
+    if not words or not _LETTER.search("".join(words)):
         return None
     if len(words) == 1 and any(ch.isupper() for ch in words[0]):
         return "#" + words[0]

@@ -6,7 +6,10 @@ queue file, so nothing accepted at the door is refused later.
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,7 +21,7 @@ from pipeline.errors import UNUSUAL_TEXT, QuotecastError, is_system_error, unexp
 from pipeline.item_refs import reference_problems, theme_problem
 from pipeline.items import Item, Problem, load_queue
 from pipeline.render import render_card
-from pipeline.render.cache import fitted_size
+from pipeline.render.cache import Verdicts, fitted_size
 from pipeline.targeting import NO_TARGETS, posts_nowhere, targets_for
 
 
@@ -55,14 +58,10 @@ def run_checks(
     result.warnings.extend(network_warnings(settings, today or date.today()))
     scan = load_queue(settings.queue_path, ZoneInfo(settings.schedule.timezone))
     result.problems.extend(scan.problems)
-    for item in scan.items:
-        try:
-            checked = check_item(item, settings, render, full_render)
-        except Exception as exc:  # one item's surprise must not hide the others' results
-            if is_system_error(exc):
-                raise
-            why = unexpected(exc, "checking this item", UNUSUAL_TEXT)
-            checked = ItemCheck(problems=[Problem(item.path, None, None, why)])
+    verdicts = Verdicts(settings.data_path / "cards")
+    for item, checked in zip(
+        scan.items, _check_all(scan.items, settings, render, full_render, verdicts), strict=True
+    ):
         result.problems.extend(checked.problems)
         result.warnings.extend(checked.warnings)
         if not checked.problems:
@@ -73,7 +72,63 @@ def run_checks(
             )
             result.ok_lines.append(f"ok  {item.slug}  → {where}")
             result.ok_items.append((item.slug, list(targets)))
+    verdicts.save()
     return result
+
+
+PARALLEL_FROM = 200  # items: below this, starting workers costs more than it saves
+CHUNK = 50
+
+
+def _check_all(
+    items: list[Item], settings: Settings, render: bool, full_render: bool, verdicts: Verdicts
+) -> list[ItemCheck]:
+    """Each item checked, in order; over a large queue in one forked worker per core.
+
+    Layout is pure CPU work in Python, so threads would not help; fork shares the loaded
+    fonts and settings with the workers, and each sends back its checks and verdicts.
+    """
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    if len(items) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
+        return [_checked(item, settings, render, full_render, verdicts) for item in items]
+    # the first chunk here: the workers are forked with its fonts and caches already warm
+    out = [_checked(item, settings, render, full_render, verdicts) for item in items[:CHUNK]]
+    chunks = [items[i : i + CHUNK] for i in range(CHUNK, len(items), CHUNK)]
+    ctx = mp.get_context("fork")
+    global _WORKER
+    _WORKER = (settings, render, full_render, verdicts)  # inherited by the forked workers
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            for checks, learned in pool.map(_check_chunk, chunks):
+                out.extend(checks)
+                verdicts.merge(learned)
+    finally:
+        _WORKER = None
+    return out
+
+
+MAX_WORKERS = 4
+_WORKER: tuple[Settings, bool, bool, Verdicts] | None = None
+
+
+def _check_chunk(items: list[Item]) -> tuple[list[ItemCheck], dict[str, int]]:
+    """In a worker: one chunk's checks, and the verdicts it looked up or computed."""
+    assert _WORKER is not None, "only called in a worker forked by _check_all"
+    settings, render, full_render, verdicts = _WORKER
+    checks = [_checked(item, settings, render, full_render, verdicts) for item in items]
+    return checks, verdicts.learned()
+
+
+def _checked(
+    item: Item, settings: Settings, render: bool, full_render: bool, verdicts: Verdicts
+) -> ItemCheck:
+    try:
+        return check_item(item, settings, render, full_render, verdicts)
+    except Exception as exc:  # one item's surprise must not hide the others' results
+        if is_system_error(exc):
+            raise
+        why = unexpected(exc, "checking this item", UNUSUAL_TEXT)
+        return ItemCheck(problems=[Problem(item.path, None, None, why)])
 
 
 def option_problems(settings: Settings) -> list[Problem]:
@@ -157,10 +212,21 @@ def network_warnings(settings: Settings, today: date) -> list[str]:
 
 
 def check_item(
-    item: Item, settings: Settings, render: bool = True, full_render: bool = False
+    item: Item,
+    settings: Settings,
+    render: bool = True,
+    full_render: bool = False,
+    verdicts: Verdicts | None = None,
 ) -> ItemCheck:
     """Everything that would stop this item: its target and theme names, and a card
-    and a caption for each of its targets."""
+    and a caption for each of its targets. Layout verdicts go to `verdicts` (the caller
+    saves them); without it, to the card cache at once."""
+    if verdicts is None:
+        verdicts = Verdicts(settings.data_path / "cards")
+        try:
+            return check_item(item, settings, render, full_render, verdicts)
+        finally:
+            verdicts.save()
     out = ItemCheck(problems=reference_problems(item, settings))
     if theme_problem(item, settings):
         return out
@@ -177,13 +243,7 @@ def check_item(
                 if full_render:
                     render_card(item, theme, fmt_name, fmt, settings.brand, settings.base_dir)
                 size = fitted_size(
-                    item,
-                    theme,
-                    fmt_name,
-                    fmt,
-                    settings.brand,
-                    settings.base_dir,
-                    settings.data_path / "cards",
+                    item, theme, fmt_name, fmt, settings.brand, settings.base_dir, verdicts
                 )
                 at_1080 = size * 1080 / fmt.width
                 if at_1080 < theme.quote_size_readable:

@@ -22,6 +22,8 @@ def levels(text: str, base: Direction) -> tuple[int, ...]:
     """The resolved embedding level of every character of `text` (even = LTR, odd = RTL)."""
     if not text:
         return ()
+    if base == "ltr" and not needs_bidi(text):
+        return (0,) * len(text)
     storage = uba.get_empty_storage()
     storage["base_level"] = 0 if base == "ltr" else 1
     storage["base_dir"] = "L" if base == "ltr" else "R"
@@ -38,6 +40,20 @@ def levels(text: str, base: Direction) -> tuple[int, ...]:
         else:
             out.append(next(kept))
     return tuple(out)
+
+
+# right-to-left letters, Arabic numbers and explicit embeddings: without any of these, in
+# a left-to-right paragraph every level is 0 (UAX #9: W7 turns European numbers into L,
+# N1/N2 give neutrals the embedding direction), so the algorithm need not run
+_MOVERS = frozenset(
+    {"R", "AL", "AN", "RLE", "RLO", "RLI", "LRE", "LRO", "LRI", "FSI", "PDF", "PDI"}
+)
+
+
+def needs_bidi(text: str) -> bool:
+    """Whether `text` holds anything that can raise a level above a left-to-right base."""
+    bidirectional = unicodedata.bidirectional
+    return any(bidirectional(ch) in _MOVERS for ch in text)
 
 
 def word_level(text: str, lv: Sequence[int]) -> int:

@@ -132,6 +132,65 @@ def render_cached(
     return rendered, path
 
 
+VERDICTS_FILE = "fit-verdicts.json"
+VERDICTS_KEPT = 100_000  # entries carried over from earlier runs, newest first
+
+
+class Verdicts:
+    """Quote sizes by layout key, in one file beside the cached cards.
+
+    One file read once and written once per `check`, not one file per card: creating
+    10,000 small files costs more than the layouts they remember. A lost or damaged file
+    is only a miss; two checks saving at once merge what each learned.
+    """
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.path = cache_dir / VERDICTS_FILE
+        self._old = self._read()
+        self._used: dict[str, int] = {}
+        self._changed = False
+
+    def _read(self) -> dict[str, int]:
+        try:
+            data = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+    def get(self, key: str) -> int | None:
+        size = self._used.get(key, self._old.get(key))
+        if size is not None:
+            self._used[key] = size
+        return size
+
+    def put(self, key: str, size: int) -> None:
+        self._used[key] = size
+        self._changed = True
+
+    def learned(self) -> dict[str, int]:
+        """What this run looked up or computed (a worker hands it to the parent)."""
+        return dict(self._used)
+
+    def merge(self, found: dict[str, int]) -> None:
+        if any(self._used.get(k) != v for k, v in found.items()):
+            self._changed = True
+        self._used.update(found)
+
+    def save(self) -> None:
+        """Write what this run learned, before what earlier runs left (up to VERDICTS_KEPT)."""
+        if not self._changed:
+            return
+        merged = dict(self._used)
+        for k, v in {**self._old, **self._read()}.items():
+            if len(merged) >= len(self._used) + VERDICTS_KEPT:
+                break
+            merged.setdefault(k, v)
+        atomic_write(self.path, json.dumps(merged).encode(), durable=False)
+        self._old, self._changed = merged, False
+
+
 def fitted_size(
     item: Item,
     theme: Theme,
@@ -139,21 +198,18 @@ def fitted_size(
     fmt: CardFormat,
     brand: Brand,
     base_dir: Path,
-    cache_dir: Path,
+    verdicts: Verdicts,
 ) -> int:
     """The quote's font size on this card, from the layout alone (no painting or encoding).
 
-    Raises RenderError as a render would (too long, a character no font has). A verdict
-    is remembered beside the cached cards under the same key as the card, so a queue
-    checked before is checked again at the cost of hashing its items.
+    Raises RenderError as a render would (too long, a character no font has). The verdict
+    is remembered in `verdicts` under the card's cache key, so a queue checked before is
+    checked again at the cost of hashing its items (the caller saves them).
     """
     key = cache_key(item, theme, fmt_name, fmt, brand, base_dir, None)[:32]
-    path = cache_dir / f"{key}.fit"
-    try:
-        return int(path.read_text())
-    except (OSError, ValueError):
-        pass
-    comp = compose(item, theme, fmt, brand, base_dir, pixels=False)
-    # a verdict lost in a crash is only computed again (an unreadable one is a miss)
-    atomic_write(path, str(comp.quote_size).encode(), durable=False)
+    known = verdicts.get(key)
+    if known is not None:
+        return known
+    comp = compose(item, theme, fmt, brand, base_dir, pixels=False, measure_contrast=False)
+    verdicts.put(key, comp.quote_size)
     return comp.quote_size

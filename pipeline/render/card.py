@@ -42,7 +42,7 @@ from pipeline.render.text import (
     smarten,
     tokenize,
 )
-from pipeline.render.typeset import Block, Colour, draw_block, set_block, set_line
+from pipeline.render.typeset import Block, Colour, draw_block, exact_ink, set_block, set_line
 
 RENDERER_VERSION = "1.0"
 FONT_LOCK = threading.RLock()
@@ -402,20 +402,22 @@ def compose(
     base_dir: Path,
     layered: bool = False,
     pixels: bool = True,
+    measure_contrast: bool = True,
 ) -> Composition:
     """Lay out and draw the card (not yet encoded). Raises RenderError for a person to fix.
 
     With `pixels=False` nothing is painted (no background, scrims or glyph pasting):
     the sizes, lines and boxes are the same, so `check` can judge fit and glyph
-    coverage from the layout alone (each run is still rasterised once, for its ink box:
-    only drawing finds a glyph FreeType cannot draw).
+    coverage from the layout alone (a glyph FreeType cannot draw is found by the font
+    stage's probe). `measure_contrast=False` with it also skips measuring each block's contrast
+    on the shrunk background (placements then report 0.0): only the size is wanted.
 
     Cached font objects wrap FreeType faces, which are not thread-safe: one card
     is composed at a time per process (encoding, the slow part, runs outside the lock).
     """
     try:
         with FONT_LOCK:
-            return _compose(item, theme, fmt, brand, base_dir, layered, pixels)
+            return _compose(item, theme, fmt, brand, base_dir, layered, pixels, measure_contrast)
     except (AssetError, FontFileError) as exc:
         raise RenderError(str(exc)) from None
 
@@ -561,17 +563,32 @@ def _fit_quote(
                 f"({exc.size} px), {total_chars - min(exc.chars, total_chars - 1)} over; "
                 "shorten the quote or lower quote_size_min"
             ) from None
-        left, top, right, bottom = quote.ink
-        height = max(quote.height, bottom) - min(0, top)
-        across = left >= -hang_px and right <= box_w + hang_px  # marks hang in the margins
-        if height <= box_h and across:
-            return quote, height, min(0, top)
+        fit = _ink_fits(quote, box, hang_px, 0)
+        if fit is None and _ink_fits(quote, box, hang_px, 2 * fonts.INK_SLACK) is not None:
+            quote = exact_ink(quote)  # the estimate is within its slack: judge the pixels
+            fit = _ink_fits(quote, box, hang_px, 0)
+        if fit is not None:
+            return quote, fit[0], fit[1]
         if quote.size <= smin:
             raise RenderError(
                 f"the quote does not fit {where} even at the theme's minimum size "
                 f"({smin} px); shorten the quote or lower quote_size_min"
             )
         top_size = quote.size - 1  # the glyphs' real ink overhangs: one size smaller
+
+
+def _ink_fits(
+    quote: Block, box: tuple[int, int], hang_px: int, slack: int
+) -> tuple[int, int] | None:
+    """(ink height, ink top) when the quote's ink box, shrunk by `slack` px a side,
+    fits the box (marks may hang `hang_px` into the margins); else None."""
+    box_w, box_h = box
+    left, top, right, bottom = quote.ink
+    left, top, right, bottom = left + slack, top + slack, right - slack, bottom - slack
+    height = max(quote.height, bottom) - min(0, top)
+    if height <= box_h and left >= -hang_px and right <= box_w + hang_px:
+        return height, min(0, top)
+    return None
 
 
 def _compose(
@@ -582,6 +599,7 @@ def _compose(
     base_dir: Path,
     layered: bool,
     pixels: bool = True,
+    measure_contrast: bool = True,
 ) -> Composition:
     fr = _frame(fmt)
     u = fr.unit
@@ -593,7 +611,7 @@ def _compose(
     else:
         canvas = Image.new("RGB", (fr.width, 1))  # never drawn on: only its width is read
     reduced = None
-    if theme.background.kind != "image":
+    if theme.background.kind != "image" and (pixels or measure_contrast):
         reduced = assets.reduced_background(theme.background, (fr.width, fr.height), REDUCE)
     paint = _Painter(canvas, layered, reduced)
 

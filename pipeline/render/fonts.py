@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import regex
 from PIL import Image, ImageDraw, ImageFont
@@ -23,9 +24,13 @@ from PIL import Image, ImageDraw, ImageFont
 from pipeline.config import FONTS_DIR
 from pipeline.render import shaping
 from pipeline.render.cmap import Coverage, read_coverage
-from pipeline.render.text import clusters, is_emoji, is_ignorable
+from pipeline.render.text import clusters, is_emoji, is_ignorable, may_be_emoji
 
 REF = 256  # px size at which advances and ink extents are measured (then scaled)
+# px: hinting moves a run's pixel box at most this far beyond its outline scaled from
+# REF (measured on thousands of runs in every bundled face: tests/render/test_ink_box.py)
+INK_SLACK = 2
+PROBE_PX = 24  # px size at which each new cluster is drawn once, to find undrawable glyphs
 EMOJI_FILE = "NotoColorEmoji.ttf"
 EMOJI_PX = 109  # the only strike Noto Color Emoji has
 EMOJI_SCALE = 0.92  # emoji drawn a little smaller than the bitmap's nominal em
@@ -75,25 +80,18 @@ class FontFileError(Exception):
     """A font named in the theme is missing or unreadable."""
 
 
-@dataclass(frozen=True)
-class Face:
+class Face(NamedTuple):
     """One face of one font file, with its variable axes pinned.
 
     `opsz` is fixed per use (not per size) so that advances scale linearly with size.
+    A named tuple, not a dataclass: faces and chains of them key every font cache, and a
+    tuple hashes in C (a dataclass's hash is a Python call per face per lookup).
     """
 
     file: str
-    index: int = 0
+    index: int = 0  # type: ignore[assignment]  # shadows tuple.index, which no one calls
     weight: int | None = None
     opsz: float | None = None
-
-    def __hash__(self) -> int:  # hot (every cache lookup): hashed once, then remembered
-        try:
-            return self.__dict__["_hash"]  # type: ignore[no-any-return]
-        except KeyError:
-            h = hash((self.file, self.index, self.weight, self.opsz))
-            self.__dict__["_hash"] = h
-            return h
 
     @property
     def path(self) -> Path:
@@ -263,6 +261,17 @@ def _word_faces(text: str, faces: Chain) -> dict[int, Face]:
 def runs(text: str, faces: Chain) -> tuple[Run, ...]:
     """Split text into runs of one face each (raises MissingGlyph; RenderError without raqm)."""
     shaping.require_shaping(text)
+    first = faces[0]
+    if not first.is_emoji and not may_be_emoji(text) and covers(first, text):
+        out = [Run(text, first)]  # what the per-cluster choice below gives, without it
+    else:
+        out = _pick_runs(text, faces)
+    for run in out:
+        drawable(run.text, run.face)
+    return tuple(out)
+
+
+def _pick_runs(text: str, faces: Chain) -> list[Run]:
     out: list[Run] = []
     previous: Face | None = None
     whole = _word_faces(text, faces)
@@ -283,7 +292,28 @@ def runs(text: str, faces: Chain) -> tuple[Run, ...]:
     ):
         # an opening bracket or quote takes the face of the word it opens
         out[:2] = [Run(out[0].text + out[1].text, out[1].face)]
-    return tuple(out)
+    return out
+
+
+def drawable(text: str, face: Face) -> None:
+    """Raise MissingGlyph for a character FreeType cannot rasterise in this face.
+
+    Each cluster is drawn once, small, and remembered: layout (`check`) never draws a
+    whole run, yet refuses what drawing it would (U+FDFD overflows FreeType's
+    rasteriser at every size), and renders refuse by the same rule.
+    """
+    if not face.is_emoji:
+        for cl in clusters(text):
+            _probe(cl, face)
+
+
+@lru_cache(maxsize=16384)
+def _probe(cluster: str, face: Face) -> None:
+    try:
+        load(face, PROBE_PX).getmask2(cluster, mode="L", anchor="ls")
+    except OSError:  # FreeType's "raster overflow" on a huge ligature (U+FDFD)
+        # said like a missing glyph, so the card names the field it is in
+        raise MissingGlyph(max(cluster, key=ord)) from None
 
 
 def _direction(rtl: bool) -> str | None:
@@ -301,14 +331,23 @@ def advance(text: str, face: Face, rtl: bool) -> float:
 
 
 @lru_cache(maxsize=16384)
+def ink_em(text: str, face: Face, rtl: bool) -> tuple[float, float, float, float]:
+    """The box a run's pixels fill, in em: left and right of the pen, top and bottom of
+    the baseline (y down), measured once at REF (emoji: on their strike) and scaled."""
+    if face.is_emoji:
+        left, top, right, bottom = load(face, EMOJI_PX).getbbox(text, anchor="ls")
+        k = EMOJI_SCALE / EMOJI_PX
+    else:
+        font = load(face, REF)
+        left, top, right, bottom = font.getbbox(text, anchor="ls", direction=_direction(rtl))
+        k = 1 / REF
+    return (left * k, top * k, right * k, bottom * k)
+
+
 def extent(text: str, face: Face, rtl: bool) -> tuple[float, float]:
     """Ink above and below the baseline of a run, in em."""
-    if face.is_emoji:
-        _, top, _, bottom = load(face, EMOJI_PX).getbbox(text, anchor="ls")
-        k = EMOJI_SCALE / EMOJI_PX
-        return (-top * k, bottom * k)
-    _, top, _, bottom = load(face, REF).getbbox(text, anchor="ls", direction=_direction(rtl))
-    return (-top / REF, bottom / REF)
+    _, top, _, bottom = ink_em(text, face, rtl)
+    return (-top, bottom)
 
 
 def width(text: str, faces: Chain, rtl: bool = False) -> float:
@@ -321,11 +360,17 @@ def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int
 
 
 def ink_box(text: str, face: Face, size: int, rtl: bool) -> tuple[int, int, int, int]:
-    """The pixel box `render` fills, relative to pen and baseline (the same either way).
-
-    Layout alone (`check`) draws too: only drawing finds a glyph FreeType cannot
-    rasterise at this size, and `check` must refuse what `publish` would."""
-    return render(text, face, size, rtl).bbox
+    """A pixel box, relative to pen and baseline, that holds every pixel `render` fills
+    at `size`: the outline's box at REF scaled, widened by INK_SLACK for hinting. Found
+    without drawing, so the layout (and `check`) never rasterises a run."""
+    left, top, right, bottom = ink_em(text, face, rtl)
+    s = INK_SLACK
+    return (
+        math.floor(left * size) - s,
+        math.floor(top * size) - s,
+        math.ceil(right * size) + s,
+        math.ceil(bottom * size) + s,
+    )
 
 
 @lru_cache(maxsize=768)
@@ -355,13 +400,14 @@ def clear_caches() -> None:
     """Forget loaded fonts and rendered runs (tests, or after fonts changed on disk)."""
     for fn in (
         load,
+        _probe,
+        ink_em,
         coverage,
         _face_coverage,
         covers,
         chain,
         runs,
         advance,
-        extent,
         render,
     ):
         fn.cache_clear()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 Measure = Callable[[int, int, int], float]  # (word index, start, end) -> em
 Points = Callable[[int], Sequence[int]]  # word index -> offsets where a hyphen may go
@@ -38,9 +39,11 @@ class Hyphenation:
     hyphen_em: float
 
 
-@dataclass(frozen=True)
-class Piece:
-    """A slice [start, end) of token `token`: a whole word, or a fragment of a too-long one."""
+class Piece(NamedTuple):
+    """A slice [start, end) of token `token`: a whole word, or a fragment of a too-long one.
+
+    A named tuple: the size search makes one per word per layout, and a tuple is built
+    in C (a frozen dataclass sets each field through object.__setattr__)."""
 
     token: int
     start: int
@@ -170,41 +173,48 @@ def balance(
     if n == 0:
         return []
     n_lines = max(1, min(n_lines, n))
+    gaps = [_gap(p, space) for p in pieces]
     prefix = [0.0]
-    for p in pieces:
-        prefix.append(prefix[-1] + _gap(p, space) + p.width)
+    for p, g in zip(pieces, gaps, strict=True):
+        prefix.append(prefix[-1] + g + p.width)
 
     def width(i: int, m: int) -> float:
-        return prefix[m] - prefix[i] - _gap(pieces[i], space)
+        return prefix[m] - prefix[i] - gaps[i]
 
     # words from piece i to the end (a "word" is pieces joined without a space: a-|begging)
     spaces = [0] * (n + 1)
     for k in range(n - 1, -1, -1):
         spaces[k] = spaces[k + 1] + (1 if pieces[k].space_before else 0)
-    words_from = [1 + spaces[k + 1] if k < n else 0 for k in range(n + 1)]
+    lone_start = [k < n and spaces[k + 1] == 0 for k in range(n + 1)]  # one word to the end
     inf = float("inf")
     lone_penalty = 1000.0 * max_em * max_em
+    limit = max_em + EPS
     best = [[inf] * (n + 1) for _ in range(n_lines + 1)]
     parent = [[-1] * (n + 1) for _ in range(n_lines + 1)]
     best[0][0] = 0.0
     for j in range(1, n_lines + 1):
-        for m in range(j, n + 1):
+        above, row, par = best[j - 1], best[j], parent[j]
+        last_row = j == n_lines
+        # line j ends at m; the lines after it need a piece each, and the last ends at n
+        ends = range(n, n + 1) if last_row else range(j, n - (n_lines - j) + 1)
+        for m in ends:
+            pm = prefix[m]
+            extra = lone_penalty if m < n and (m - 1) in bad_ends else 0.0
             for i in range(m - 1, j - 2, -1):
-                w = width(i, m)
-                if w > max_em + EPS and m - i > 1:
+                w = pm - prefix[i] - gaps[i]
+                if w > limit and m - i > 1:
                     break
-                if best[j - 1][i] == inf:
+                b = above[i]
+                if b == inf:
                     continue
-                slack = max(0.0, max_em - w)
-                cost = best[j - 1][i] + slack * slack
-                if j == n_lines and m == n and n > n_lines and words_from[i] == 1:
+                slack = max_em - w
+                cost = b + extra + (slack * slack if slack > 0.0 else 0.0)
+                if last_row and n > n_lines and lone_start[i]:
                     cost += lone_penalty
-                if m < n and (m - 1) in bad_ends:
-                    cost += lone_penalty
-                if w > max_em + EPS:
+                if w > limit:
                     cost += 1e6 * (w - max_em + 1.0)  # a lone overlong piece: last resort
-                if cost < best[j][m]:
-                    best[j][m], parent[j][m] = cost, i
+                if cost < row[m]:
+                    row[m], par[m] = cost, i
     if best[n_lines][n] == inf:
         raise ValueError("no breaking into that many lines")
     lines: list[Line] = []
@@ -308,21 +318,26 @@ def _fit(
     metrics: Metrics,
     hyph: Hyphenation | None,
 ) -> Fit:
-    if fits(words, measure, box_w, box_h, min_size, metrics, hyph) is None:
+    attempt: Callable[[int], list[Piece] | None] = (
+        _whole_word_fits(words, measure, box_w, box_h, metrics)
+        if hyph is None
+        else lambda size: fits(words, measure, box_w, box_h, size, metrics, hyph)
+    )
+    if attempt(min_size) is None:
         chars = chars_that_fit(words, measure, box_w, box_h, min_size, metrics, hyph)
         total = len(" ".join(w for w, _ in words))
         raise DoesNotFit(min_size, chars, total)
     lo, hi = min_size, max_size + 1  # fits(lo) is true; treat hi as not fitting
-    if fits(words, measure, box_w, box_h, max_size, metrics, hyph) is not None:
+    if attempt(max_size) is not None:
         lo = max_size
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if fits(words, measure, box_w, box_h, mid, metrics, hyph) is not None:
+        if attempt(mid) is not None:
             lo = mid
         else:
             hi = mid
     size = lo
-    pieces = fits(words, measure, box_w, box_h, size, metrics, hyph)
+    pieces = attempt(size)
     assert pieces is not None
     max_em = box_w / size
     k = count_lines(pieces, metrics.space, max_em)
@@ -335,6 +350,29 @@ def _fit(
         if _flaws(more, bad, pieces) < flaws:
             lines = more
     return Fit(size, tuple(lines))
+
+
+def _whole_word_fits(
+    words: Sequence[tuple[str, bool]],
+    measure: Measure,
+    box_w: float,
+    box_h: float,
+    metrics: Metrics,
+) -> Callable[[int], list[Piece] | None]:
+    """`fits` without hyphenation, for the size search: every piece is a whole word whatever
+    the size, so each word is measured once and a size costs one greedy pass."""
+    pieces = [Piece(i, 0, len(t), measure(i, 0, len(t)), sb) for i, (t, sb) in enumerate(words)]
+    widest = max((p.width for p in pieces), default=0.0)
+
+    def attempt(size: int) -> list[Piece] | None:
+        max_em = box_w / size
+        if widest > max_em + EPS:
+            return None
+        if metrics.height(count_lines(pieces, metrics.space, max_em), size) > box_h + EPS:
+            return None
+        return pieces
+
+    return attempt
 
 
 def chars_that_fit(

@@ -30,6 +30,7 @@ _SCRIPT_LOCALES = (
 _HYPHEN_LANG = {"en": "en_US", "de": "de_DE", "fr": "fr", "es": "es", "it": "it_IT", "nl": "nl"}
 
 
+@lru_cache(maxsize=4096)
 def locale_of(text: str) -> str:
     """A best guess at the text's language from its script (ICU and hyphenation need one)."""
     for ch in text:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from pipeline.render.segment import is_punctuation, line_segments
@@ -35,8 +35,8 @@ class Token:
     segments: tuple[tuple[str, Style], ...]
     space_before: bool
 
-    @property
-    def text(self) -> str:
+    @cached_property
+    def text(self) -> str:  # hot (every measure): joined once per token
         return "".join(s for s, _ in self.segments)
 
 
@@ -170,6 +170,16 @@ def is_emoji(cluster: str) -> bool:
         or "\u20e3" in cluster
         or any(0x1F000 <= ord(c) <= 0x1FAFF for c in cluster)
         or cluster[0] in _BMP_EMOJI
+    )
+
+
+def may_be_emoji(text: str) -> bool:
+    """Whether any cluster of text could be emoji (False means `is_emoji` is False for
+    every one): a quick test over the code points, for the common case of plain words."""
+    return (
+        "\ufe0f" in text
+        or "\u20e3" in text
+        or any(c in _BMP_EMOJI or 0x1F000 <= ord(c) <= 0x1FAFF for c in text)
     )
 
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import pytest
 from PIL import Image
 
+from pipeline import checks
 from pipeline.config import load_settings
+from pipeline.render.cache import VERDICTS_FILE
 from tests.conftest import Project
 
 BAD_GLYPH = 'quote = "Tibetan: བཀྲ་ཤིས"\nauthor = "Someone"\n'
@@ -137,13 +142,60 @@ def test_check_warns_below_the_readable_size_and_check_render_renders(project: P
 def test_check_remembers_layout_verdicts_beside_the_cards(project: Project) -> None:
     first = project.cli("check")
     assert first.exit_code == 0, first.output
-    verdicts = sorted((project.var / "cards").glob("*.fit"))
-    assert verdicts and all(int(p.read_text()) > 40 for p in verdicts)
-    for p in verdicts:  # a remembered verdict is what the next check reads
-        p.write_text("12")
+    store = project.var / "cards" / VERDICTS_FILE
+    verdicts = json.loads(store.read_text())
+    assert verdicts and all(size > 40 for size in verdicts.values())
+    assert not list((project.var / "cards").glob(".*.tmp"))  # written whole, once
+    # a remembered verdict is what the next check reads
+    store.write_text(json.dumps(dict.fromkeys(verdicts, 12)))
     again = project.cli("check")
     assert again.exit_code == 0 and "set at 12 px" in again.output
     project.add_item("fresh.toml", 'quote = "A new quote for a new layout."\nauthor = "Someone"\n')
     third = project.cli("check")
     assert third.exit_code == 0, third.output
-    assert len(list((project.var / "cards").glob("*.fit"))) > len(verdicts)
+    after = json.loads(store.read_text())
+    assert set(verdicts) < set(after)  # the new item's verdicts are added, none lost
+    assert all(after[k] == 12 for k in verdicts)
+    store.write_text("{not json")  # a damaged store is only a miss
+    fourth = project.cli("check")
+    assert fourth.exit_code == 0 and "set at 12 px" not in fourth.output
+    assert json.loads(store.read_text()).keys() == after.keys()
+
+
+def test_a_large_queue_is_checked_in_workers_with_the_same_findings(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PARALLEL_FROM items `check` forks workers: the same problems, warnings and ok
+    lines in the same order as checking one by one, and every verdict reaches the store."""
+    project.config.write_text(project.config.read_text() + BIG_THEME + READABLE_THEME)
+    n = checks.PARALLEL_FROM + 7
+    for i in range(n):
+        if i % 50 == 3:
+            text = TOO_LONG.format("far too long for the big theme " * 12)
+        elif i % 50 == 9:
+            text = TOO_LONG.format("Word after word. " * 18).replace("big", "strict")
+        else:
+            text = f'quote = "Item {i}: short, and different from the rest."\nauthor = "A {i}"\n'
+        project.add_item(f"n{i:04d}.toml", text)
+    settings = load_settings(project.config)
+    pools: list[int] = []
+
+    class CountedPool(ProcessPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pools.append(kwargs["max_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(checks, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(checks.os, "cpu_count", lambda: 2)  # as on CI, whatever this machine
+    parallel = checks.run_checks(settings)
+    assert pools == [2]
+    store = settings.data_path / "cards" / VERDICTS_FILE
+    found = json.loads(store.read_text())
+    store.unlink()
+    monkeypatch.setattr(checks, "PARALLEL_FROM", 10**9)
+    serial = checks.run_checks(settings)
+    assert parallel.problems and parallel.warnings  # the mix above has both
+    assert [str(p) for p in parallel.problems] == [str(p) for p in serial.problems]
+    assert parallel.warnings == serial.warnings and parallel.ok_lines == serial.ok_lines
+    assert found == json.loads(store.read_text())
+    assert len(found) >= n  # one per item and format, the too-long ones excepted
