@@ -44,7 +44,7 @@ from pipeline.captions import plain
 from pipeline.config import Settings
 from pipeline.errors import QuotecastError
 from pipeline.files import atomic_write
-from pipeline.items import Item
+from pipeline.items import Item, QueueScan
 from pipeline.ledger import Ledger
 from pipeline.links import LinkError, absolute, page_path, with_utm
 from pipeline.queue_cache import load_queue_cached
@@ -162,9 +162,9 @@ def _pick_card(rows: list[Any], settings: Settings) -> tuple[Path | None, str]:
     return path, row.alt_text or ""
 
 
-def collect(settings: Settings) -> list[Entry]:
+def collect(settings: Settings, scan: QueueScan | None = None) -> list[Entry]:
     """Posted items, newest first (by when they first went out), one entry per item,
-    joined with the queue."""
+    joined with the queue (`scan`, or read here)."""
     from sqlalchemy import select
 
     from pipeline.ledger import posts
@@ -180,8 +180,9 @@ def collect(settings: Settings) -> list[Entry]:
     by_slug: dict[str, list[Any]] = {}
     for row in rows:
         by_slug.setdefault(row.slug, []).append(row)
-    tz = ZoneInfo(settings.schedule.timezone)
-    scan = load_queue_cached(settings.queue_path, tz, settings.data_path, check_images=False)
+    if scan is None:
+        tz = ZoneInfo(settings.schedule.timezone)
+        scan = load_queue_cached(settings.queue_path, tz, settings.data_path, check_images=False)
     items = scan.by_slug()
     entries = []
     for slug, group in by_slug.items():
@@ -332,12 +333,13 @@ def _prune(site: Path, folder: str, keep: set[str]) -> None:
                 f.unlink(missing_ok=True)
 
 
-def build(settings: Settings) -> BuildResult:
-    """Write the whole site; index.html last. Raises BioError when it cannot be written."""
+def build(settings: Settings, scan: QueueScan | None = None) -> BuildResult:
+    """Write the whole site; index.html last. Raises BioError when it cannot be written.
+    `scan`: the queue as a pass just read it (else read here)."""
     site = site_dir(settings)
     try:
         with _locked(settings.data_path / ".site.lock"):
-            return _build(settings, site)
+            return _build(settings, site, scan)
     except OSError as exc:
         raise BioError(
             f"{site}: cannot write the bio site ({exc.strerror or exc}); "
@@ -406,14 +408,14 @@ def _archive_name(k: int) -> str:
     return f"archive-{k}.html"
 
 
-def _build(settings: Settings, site: Path) -> BuildResult:
+def _build(settings: Settings, site: Path, scan: QueueScan | None = None) -> BuildResult:
     key = _config_key(settings)
     state = _load_state(_state_path(settings), key)
     old_entries: dict[str, dict[str, Any]] = state["entries"]
     old_pages: dict[str, str] = state["pages"]
     if not (site / "index.html").is_file():  # the site folder was removed: start again
         old_entries, old_pages = {}, {}
-    entries = collect(settings)  # newest first
+    entries = collect(settings, scan)  # newest first
     sigs = {e.slug: _signature(e, site) for e in entries}
 
     made: set[str] = set()
@@ -554,9 +556,11 @@ def _build(settings: Settings, site: Path) -> BuildResult:
 # -- deploying --------------------------------------------------------------------------
 
 
-def build_and_deploy(settings: Settings, run_deploy: bool = True) -> BioResult:
+def build_and_deploy(
+    settings: Settings, run_deploy: bool = True, scan: QueueScan | None = None
+) -> BioResult:
     """Build the site, then run site.deploy; a failed deploy is reported, never raised."""
-    result = BioResult(build(settings))
+    result = BioResult(build(settings, scan))
     if run_deploy:
         result.deploy = deploy(settings, result.build.site)
         if result.deploy is not None and not result.deploy.ok:

@@ -407,7 +407,7 @@ def publish(
         from pipeline.hooks import after_posting
 
         sys.stdout.flush()
-        after_posting(s)
+        after_posting(s, scan)
     if not report.ok:
         sys.exit(1)
 

@@ -6,20 +6,23 @@ import logging
 import threading
 
 from pipeline.config import Settings
+from pipeline.items import QueueScan
 
 log = logging.getLogger("quotecast")
 
 
-def after_posting(settings: Settings) -> None:
+def after_posting(settings: Settings, scan: QueueScan | None = None) -> None:
     """Rebuild the link-in-bio site; a failure here is reported, never fatal.
 
     The posts are already out and recorded: a site that cannot be built or
     deployed must not turn a good pass into a failed one. `quotecast bio` retries.
+    `scan` is the queue the pass just read, so the site shows what was posted
+    without statting every queue file again.
     """
     try:
         from pipeline.bio import build_and_deploy
 
-        build_and_deploy(settings)  # logs a failed deploy itself
+        build_and_deploy(settings, scan=scan)  # logs a failed deploy itself
     except Exception as exc:
         log.error("bio page not rebuilt: %s (run `quotecast bio` to retry)", exc)
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from pipeline.config import Settings
 from pipeline.items import QueueScan, load_queue
 from pipeline.ledger import Ledger, utcnow
+from pipeline.queue_cache import load_queue_cached
 from pipeline.runner import PassReport, Runner
 from pipeline.selection import Pick, Selection, choose
 
@@ -43,8 +44,16 @@ def open_ledger(settings: Settings, dry_run: bool) -> Ledger | None:
 def select(
     settings: Settings, ledger: Ledger | None, request: Request, now: datetime | None = None
 ) -> tuple[Selection, QueueScan]:
-    """Read the queue and the ledger once and choose what this request posts."""
-    scan = load_queue(settings.queue_path, ZoneInfo(settings.schedule.timezone))
+    """Read the queue and the ledger once and choose what this request posts.
+
+    The queue goes through the parse cache the bio build and the daemon share (a file is
+    parsed again whenever its size, mtime or inode moved, or it changed in the last two
+    seconds), except on a dry run, which writes nothing, not even the cache."""
+    tz = ZoneInfo(settings.schedule.timezone)
+    if request.dry_run:
+        scan = load_queue(settings.queue_path, tz)
+    else:
+        scan = load_queue_cached(settings.queue_path, tz, settings.data_path)
     rows = ledger.rows() if ledger is not None else []
     selection = choose(
         settings,
@@ -109,7 +118,7 @@ def execute(
     if rebuild_site and report.posted and not dry_run:
         from pipeline.hooks import after_posting
 
-        after_posting(settings)
+        after_posting(settings, scan)
     return report
 
 

@@ -132,10 +132,14 @@ class ParseCache:
         key = f"{path}\0{tz.key}\0{int(check_image)}"
         stamp = _stamp(path)
         hit = self._entries.get(key)
-        if hit is None and not check_image:  # an item valid with its picture checked will do
-            checked = self._entries.get(f"{path}\0{tz.key}\01")
-            if checked is not None and "item" in checked:
-                key, hit = f"{path}\0{tz.key}\01", checked
+        if hit is None:
+            # an item valid with its picture checked will do unchecked, and one parsed
+            # unchecked will do checked when it has no picture (there is nothing to check)
+            other_key = f"{path}\0{tz.key}\0{int(not check_image)}"
+            other = self._entries.get(other_key)
+            dumped = other.get("item") if other is not None else None
+            if dumped is not None and (not check_image or "image" not in dumped):
+                key, hit = other_key, other
         if (
             hit is not None
             and stamp is not None

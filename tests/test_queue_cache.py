@@ -71,3 +71,25 @@ def test_a_cache_file_that_is_not_json_is_ignored(bare_project: Project) -> None
     cache = ParseCache(store)
     assert cache.load(bare_project.queue, TZ).items == load_queue(bare_project.queue, TZ).items
     assert cache.parsed == 7
+
+
+def test_an_unchecked_parse_serves_a_checked_read_only_without_a_picture(
+    bare_project: Project,
+) -> None:
+    """status and bio parse without checking pictures, publish with: the items without a
+    picture are not parsed again; one with a picture is, and an unreadable one is refused."""
+    _fill(bare_project)
+    (bare_project.queue / "bad.png").write_bytes(b"not a picture at all")
+    bare_project.add_item("pic.toml", 'quote = "Q"\nauthor = "C"\nimage = "bad.png"\n')
+    _age(bare_project)
+    store = store_for(bare_project.var)
+    unchecked = ParseCache(store)
+    loose = unchecked.load(bare_project.queue, TZ, check_images=False)
+    assert unchecked.parsed == 8 and "pic" in {i.slug for i in loose.items}
+    checked = ParseCache(store)
+    scan = checked.load(bare_project.queue, TZ, check_images=True)
+    assert checked.parsed == 2  # the item with a picture, and broken.toml (problems differ)
+    fresh = load_queue(bare_project.queue, TZ, True)
+    assert scan.items == fresh.items and scan.problems == fresh.problems
+    assert "pic" not in {i.slug for i in scan.items}
+    assert any(p.path.name == "pic.toml" and p.field == "image" for p in scan.problems)
