@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -186,7 +187,7 @@ def test_a_large_queue_is_checked_in_workers_with_the_same_findings(
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(checks, "ProcessPoolExecutor", CountedPool)
-    monkeypatch.setattr(checks.os, "cpu_count", lambda: 2)  # as on CI, whatever this machine
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # as on CI, whatever this machine
     parallel = checks.run_checks(settings)
     assert pools == [2]
     store = settings.data_path / "cards" / VERDICTS_FILE
