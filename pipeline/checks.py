@@ -78,6 +78,8 @@ def run_checks(
 
 PARALLEL_FROM = 200  # items: below this, starting workers costs more than it saves
 CHUNK = 50
+MAX_WORKERS = 4
+_WORKER: tuple[Settings, bool, bool, Verdicts] | None = None  # set only around a pool
 
 
 def _check_all(
@@ -105,10 +107,6 @@ def _check_all(
     finally:
         _WORKER = None
     return out
-
-
-MAX_WORKERS = 4
-_WORKER: tuple[Settings, bool, bool, Verdicts] | None = None
 
 
 def _check_chunk(items: list[Item]) -> tuple[list[ItemCheck], dict[str, int]]:

@@ -20,6 +20,7 @@ from pipeline.render.segment import hyphen_points
 from pipeline.render.text import Direction, Style, Token, clusters, direction_of
 
 Colour = tuple[int, int, int]
+Box = tuple[int, int, int, int]  # left, top, right, bottom in px
 
 
 class Placed(NamedTuple):
@@ -42,7 +43,7 @@ class Block:
     baseline: int  # first baseline from the block top
     lines: int
     placed: tuple[Placed, ...]
-    ink: tuple[int, int, int, int]  # union of the runs' pixel boxes, relative to the block
+    ink: Box  # union of the runs' pixel boxes, relative to the block
     texts: tuple[str, ...] = ()  # each line as drawn, in reading order (the layout report)
     hyphenated: tuple[bool, ...] = ()  # per line: ends with a hyphen the fit stage added
 
@@ -275,8 +276,7 @@ def set_block(
     )
 
 
-def _ink(placed: list[Placed], size: int) -> tuple[int, int, int, int]:
-    boxes = [glyph_box(p, size) for p in placed]
+def _union(boxes: list[Box]) -> Box:
     if not boxes:
         return (0, 0, 0, 0)
     return (
@@ -287,40 +287,38 @@ def _ink(placed: list[Placed], size: int) -> tuple[int, int, int, int]:
     )
 
 
+def _ink(placed: list[Placed], size: int) -> Box:
+    return _union([glyph_box(p, size) for p in placed])
+
+
 def exact_ink(block: Block) -> Block:
     """The block with its ink box measured from drawn pixels instead of estimated.
 
     The quote's fit asks for it only when the estimate misses by no more than its slack,
     so a card on the edge is judged as drawn. Only runs whose estimated box reaches within
-    2·INK_SLACK + 1 px of an estimated side are rasterised: every estimate holds its
-    pixels and is at most that much wider on each side (tests/render/test_ink_box.py), so
-    no other run can hold an extreme, and the result is that of rasterising them all.
+    2·INK_SLACK + 1 px of a side of the block's box are rasterised: every estimate holds
+    its pixels and is at most that much wider on each side (tests/render/test_ink_box.py),
+    so no other run can hold an extreme, and the result is that of rasterising them all.
     """
     if not block.placed:
         return block
-    est = [glyph_box(p, block.size) for p in block.placed]
     reach = 2 * fonts.INK_SLACK + 1
-    left = min(b[0] for b in est) + reach
-    top = min(b[1] for b in est) + reach
-    right = max(b[2] for b in est) - reach
-    bottom = max(b[3] for b in est) - reach
-    boxes = []
-    for p, b in zip(block.placed, est, strict=True):
-        if b[0] <= left or b[1] <= top or b[2] >= right or b[3] >= bottom:
-            x0, y0, x1, y1 = fonts.render(p.text, p.face, block.size, p.rtl).bbox
-            x = round(p.x)
-            boxes.append((x + x0, p.y + y0, x + x1, p.y + y1))
-    ink = (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
-    return replace(block, ink=ink)
+    left, top, right, bottom = block.ink
+    drawn = []
+    for p in block.placed:
+        x0, y0, x1, y1 = glyph_box(p, block.size)
+        if min(x0 - left, y0 - top, right - x1, bottom - y1) <= reach:
+            drawn.append(_at_pen(p, fonts.render(p.text, p.face, block.size, p.rtl).bbox))
+    return replace(block, ink=_union(drawn))
 
 
-def glyph_box(p: Placed, size: int) -> tuple[int, int, int, int]:
-    x0, y0, x1, y1 = fonts.ink_box(p.text, p.face, size, p.rtl)
+def glyph_box(p: Placed, size: int) -> Box:
+    return _at_pen(p, fonts.ink_box(p.text, p.face, size, p.rtl))
+
+
+def _at_pen(p: Placed, box: Box) -> Box:
+    """A box relative to a run's pen and baseline, moved to where the run is placed."""
+    x0, y0, x1, y1 = box
     x = round(p.x)
     return (x + x0, p.y + y0, x + x1, p.y + y1)
 
